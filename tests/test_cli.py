@@ -1,0 +1,40 @@
+"The `ftkit` console script, run as a user runs it."
+import subprocess
+
+import pandas as pd
+
+from conftest import BIN
+
+
+def ftkit(*args, cwd=None):
+    return subprocess.run([BIN / "ftkit", *map(str, args)], capture_output=True, text=True, cwd=cwd, timeout=600)
+
+
+def test_help_lists_commands():
+    result = ftkit("--help")
+    assert result.returncode == 0
+    assert "demo" in result.stdout
+
+
+def test_unknown_command_is_one_clear_error():
+    result = ftkit("replicat")
+    assert result.returncode == 2
+    assert "invalid choice: 'replicat'" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_bad_seed_is_one_clear_error():
+    result = ftkit("demo", "--seeds", "-1", "--out", "x")
+    assert result.returncode == 2
+    assert "seed must be an int in [0, 2**32)" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_demo_writes_results(tmp_path):
+    result = ftkit("demo", "--seeds", "0", "--out", tmp_path / "out")
+    assert result.returncode == 0, result.stderr
+    assert "fine-tune" in result.stdout and "forgetting" in result.stdout
+    results = pd.read_csv(tmp_path / "out" / "results.csv")
+    assert sorted(results.method) == ["fine-tune", "linear probe", "scratch"]
+    assert results["version.torch"].notna().all()
+    assert (tmp_path / "out" / "demo.png").stat().st_size > 10_000
