@@ -1,0 +1,113 @@
+"""Benchmark: frozen-prefix caching and ftkit's text pipeline on MiniLM fine-tuned on TREC-6 (CPU).
+
+Measures, side by side in one run, wall time of the same schedule with and without caching (the same
+computation, so accuracies must agree), and ftkit's default text pipeline (length-bucketed dynamic padding +
+caching) against the usual fastai way (fixed padding to 40 tokens, frozen layers recomputed every step):
+  1. linear probe (head only, 10 epochs)            goal: >= 5x
+  2. LP-FT (10 probe epochs, then 2 full epochs)    goal: >= 2x
+  3. ULMFiT gradual unfreezing (1,1,1,2 epochs over 4 stages, discriminative LRs, STLR)   goal: >= 1.1x
+  4. end to end, ULMFiT schedule: ftkit pipeline vs fastai's usual way   goal: >= 3x, accuracy within 0.5 pt
+Last line: lp_speedup=<x> lpft_speedup=<x> ulmfit_speedup=<x> pipeline_speedup=<x> acc_delta=<pts>
+
+Usage: python bench/unfreezing.py [--quick] [--train N] [--seed S]     (FTKIT_DATA must hold trec/)
+--quick uses 300 training and 200 validation questions (a few minutes).
+"""
+import argparse
+import os
+import time
+import warnings
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+warnings.filterwarnings("ignore", category=FutureWarning)
+
+import torch
+from torch import nn
+
+
+def build(train, valid, bucket, pad_to, seed, batch_size=32):
+    "A fresh MiniLM classifier and a fastai Learner over TREC with the given padding scheme."
+    from fastai.data.core import DataLoaders
+    from fastai.learner import Learner
+    from fastai.metrics import accuracy
+    from ftkit.core import seed_everything
+    from ftkit.data import text_dataloader
+    from ftkit.groups import splitter
+    from ftkit.models import minilm_classifier
+    seed_everything(seed)
+    model, tokenizer = minilm_classifier(6)
+    train_dl = text_dataloader(train, tokenizer, batch_size, shuffle=True, bucket=bucket, pad_to=pad_to, seed=seed)
+    valid_dl = text_dataloader(valid, tokenizer, 2 * batch_size, shuffle=False, bucket=bucket, pad_to=pad_to, seed=seed)
+    dls = DataLoaders(train_dl, valid_dl, device=torch.device("cpu"))
+    return Learner(dls, model, loss_func=nn.CrossEntropyLoss(), metrics=accuracy, splitter=splitter)
+
+
+def timed_run(name, schedule_fn, train, valid, cache, bucket=True, pad_to=None, seed=0, **fit_args):
+    from ftkit.groups import layer_groups
+    from ftkit.unfreezing import fit_schedule
+    learn = build(train, valid, bucket, pad_to, seed)
+    groups = layer_groups(learn.model, include_frozen=True)
+    start = time.perf_counter()
+    with learn.no_bar(), learn.no_logging():
+        timeline = fit_schedule(learn, schedule_fn(groups), cache=cache, **fit_args)
+    seconds = time.perf_counter() - start
+    acc = float(timeline.accuracy.iloc[-1])
+    print(f"  {name:<44} {seconds:7.1f} s   accuracy {acc:.4f}", flush=True)
+    return seconds, acc
+
+
+def compare(title, schedule_fn, train, valid, seed, goal, **fit_args):
+    print(f"{title}", flush=True)
+    slow, acc_slow = timed_run("recompute frozen layers", schedule_fn, train, valid, False, seed=seed, **fit_args)
+    fast, acc_fast = timed_run("frozen-prefix caching", schedule_fn, train, valid, True, seed=seed, **fit_args)
+    speedup = slow / fast
+    print(f"  speedup {speedup:.2f}x (goal >= {goal}x); accuracy difference {100 * (acc_fast - acc_slow):+.2f} pt "
+          "(same computation: should be ~0)", flush=True)
+    return speedup
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="300 training / 200 validation questions")
+    parser.add_argument("--train", type=int, default=1000, help="training questions (default 1000)")
+    parser.add_argument("--valid", type=int, default=500, help="validation questions from TREC's test set (default all 500)")
+    parser.add_argument("--seed", type=int, default=0)
+    args = parser.parse_args()
+    if args.quick:
+        args.train, args.valid = 300, 200
+    torch.set_num_threads(max(1, min(2, os.cpu_count() or 1)))
+    from ftkit.core import library_versions
+    from ftkit.data import load_dataset
+    from ftkit.discriminative import fit_stlr
+    from ftkit.unfreezing import gradual_unfreezing, last_layer_only, lp_ft
+    trec = load_dataset("trec")
+    train = trec.train.sample(n=args.train, random_state=args.seed).reset_index(drop=True)
+    valid = trec.test.iloc[: args.valid].reset_index(drop=True)
+    versions = library_versions()
+    print(f"bench/unfreezing.py: MiniLM on TREC-6, {len(train)} train / {len(valid)} valid questions, "
+          f"torch {versions['torch']}, {torch.get_num_threads()} threads", flush=True)
+
+    probe = lambda groups: last_layer_only(groups, epochs=10)
+    lpft = lambda groups: lp_ft(groups, probe_epochs=10, ft_epochs=2, probe_lr=1e-2, ft_lr=5e-5)
+    ulmfit = lambda groups: gradual_unfreezing(groups, epochs_per_stage=[1, 1, 1, 2], groups_per_stage=2)
+    # discriminative LRs: ULMFiT's factor 2.6 between neighbouring groups, top rate 1e-4 (fastai slice semantics)
+    ulmfit_lr = slice(1e-4 / 2.6 ** 7, 1e-4)
+
+    lp_speedup = compare("1. linear probe, 10 epochs", probe, train, valid, args.seed, 5, lr_max=1e-2)
+    lpft_speedup = compare("2. LP-FT, 10 probe + 2 fine-tuning epochs", lpft, train, valid, args.seed, 2)
+    ulmfit_speedup = compare("3. ULMFiT gradual unfreezing (1,1,1,2), discriminative LRs, STLR", ulmfit, train, valid,
+                             args.seed, 1.1, lr_max=ulmfit_lr, fit=fit_stlr)
+    print("4. end to end, ULMFiT schedule: ftkit's pipeline vs the usual fastai way", flush=True)
+    usual, acc_usual = timed_run("fixed padding to 40, recompute (fastai's way)", ulmfit, train, valid, False,
+                                 bucket=False, pad_to=40, seed=args.seed, lr_max=ulmfit_lr, fit=fit_stlr)
+    ours, acc_ours = timed_run("bucketed dynamic padding + caching (ftkit)", ulmfit, train, valid, True,
+                               seed=args.seed, lr_max=ulmfit_lr, fit=fit_stlr)
+    pipeline_speedup, acc_delta = usual / ours, 100 * (acc_ours - acc_usual)
+    print(f"  speedup {pipeline_speedup:.2f}x (goal >= 3x), accuracy {100 * acc_ours:.2f} vs {100 * acc_usual:.2f} "
+          f"({acc_delta:+.2f} pt, goal within 0.5 pt)", flush=True)
+    print(f"lp_speedup={lp_speedup:.2f} lpft_speedup={lpft_speedup:.2f} ulmfit_speedup={ulmfit_speedup:.2f} "
+          f"pipeline_speedup={pipeline_speedup:.2f} acc_delta={acc_delta:+.2f}")
+
+
+if __name__ == "__main__":
+    main()
