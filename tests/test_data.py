@@ -427,7 +427,7 @@ def test_bucket_sampler_covers_every_example_once_and_groups_lengths():
 
 
 def test_image_dataloader_in_a_fastai_learner():
-    import fastai.callback.all  # noqa: F401
+    import fastai.callback.all  # noqa: F401 -- registers Learner.fit_one_cycle, no_bar, ...
     import timm
     from fastai.learner import Learner
     x = torch.randint(0, 256, (40, 1, 12, 12), dtype=torch.uint8)

@@ -72,7 +72,7 @@ def test_hf_classifier_from_a_local_folder(tiny_bert_folder):
 
 
 def test_hf_classifier_in_a_fastai_learner_and_a_torch_loop(tiny_bert_folder):
-    import fastai.callback.all  # noqa: F401
+    import fastai.callback.all  # noqa: F401 -- registers Learner.fit_one_cycle, no_bar, ...
     import pandas as pd
     from fastai.learner import Learner
     from ftkit.data import text_dataloader, text_dataloaders, text_dataset
