@@ -156,6 +156,17 @@ def test_stlr_torch_and_recorder(bert):
     assert log.to_frame().shape == (40, 2 * rates.shape[1])
 
 
+def test_hugging_face_scheduler_keeps_the_ladder(bert):
+    optimizer = torch.optim.AdamW(param_groups(bert, 1e-3, decay=0.9))
+    scheduler = transformers.get_linear_schedule_with_warmup(optimizer, num_warmup_steps=3, num_training_steps=10)
+    expected = np.array(group_lrs(bert, 1e-3, decay=0.9))
+    for _ in range(6):
+        optimizer.step()
+        scheduler.step()
+        rates = np.array([g["lr"] for g in optimizer.param_groups])
+        np.testing.assert_allclose(rates / rates[-1], expected / expected[-1], rtol=1e-12)
+
+
 def test_fastai_fit_stlr_per_group():
     learn = synthetic_learner(splitter=splitter, num_blocks=2)
     recorder = ScheduleRecorder()
