@@ -21,7 +21,7 @@ from fastcore.basics import patch
 from fastcore.foundation import L
 from torch import nn
 
-from .groups import LayerGroup, layer_groups
+from .groups import layer_groups
 
 # %% auto #0
 __all__ = ['group_lrs', 'no_decay_names', 'param_groups', 'stlr', 'stlr_scheduler', 'stlr_schedule', 'fit_stlr', 'ScheduleLog',
