@@ -33,8 +33,9 @@ __all__ = ['REGISTRY', 'RemoteFile', 'DatasetInfo', 'ImageSplit', 'Dataset', 'li
            'DataNotFoundError', 'data_folders', 'download_folder', 'sha256_of', 'download_file', 'dataset_file',
            'verify_dataset', 'read_idx', 'read_usps', 'read_cifar10_archive', 'read_labelled_lines', 'load_dataset',
            'cross_validation', 'encode_labels', 'text_dataset', 'text_dataset_from_files', 'image_dataset_from_folder',
-           'image_dataset_from_arrays', 'BucketBatchSampler', 'TokenizedTexts', 'pad_collate', 'text_dataloader',
-           'text_dataloaders', 'ImageTransform', 'image_transform', 'image_dataloader', 'image_dataloaders']
+           'image_dataset_from_arrays', 'BucketBatchSampler', 'TokenizedTexts', 'pad_collate', 'DataLoader',
+           'text_dataloader', 'text_dataloaders', 'ImageTransform', 'image_transform', 'image_dataloader',
+           'image_dataloaders']
 
 # %% ../nbs/01_data.ipynb #059f91b4
 @dataclass(frozen=True)
@@ -774,6 +775,27 @@ def pad_collate(
     return input_ids, attention_mask, torch.stack([torch.as_tensor(label) for _, label in batch])
 
 # %% ../nbs/01_data.ipynb #5ded04dc
+class DataLoader(torch.utils.data.DataLoader):
+    "A torch `DataLoader` that can give fastai a copy in data-set order (`new`, which `Learner.get_preds` calls)."
+    def __init__(self, *args, ordered: Callable | None = None, **kwargs):
+        super().__init__(*args, **kwargs)
+        self._ordered = ordered  # builds the same loader, unshuffled and in the data set's order
+
+    def new(self, shuffle: bool = False, drop_last: bool = False, **kwargs):
+        "This loader, or (shuffle=False) one in data-set order, so predictions line up with the rows."
+        return self if shuffle or self._ordered is None else self._ordered()
+
+def _text_loader(data: TokenizedTexts, batch_size: int, shuffle: bool, bucket: bool, pad_to: int | None, seed: int) -> DataLoader:
+    from functools import partial
+    collate = partial(pad_collate, pad_id=data.pad_id, pad_to=pad_to)
+    ordered = partial(_text_loader, data, batch_size, False, False, pad_to, seed)
+    if bucket:
+        sampler = BucketBatchSampler(data.lengths(), batch_size, shuffle=shuffle, seed=seed)
+        return DataLoader(data, batch_sampler=sampler, collate_fn=collate, ordered=ordered)
+    generator = torch.Generator().manual_seed(seed)
+    return DataLoader(data, batch_size=batch_size, shuffle=shuffle, collate_fn=collate, generator=generator,
+                      ordered=ordered if shuffle else None)
+
 def text_dataloader(
     frame: pd.DataFrame,        # a text split: columns text, label
     tokenizer,                  # a Hugging Face tokenizer
@@ -783,16 +805,9 @@ def text_dataloader(
     bucket: bool = True,        # length-bucketed batches (False: plain random/sequential batches)
     pad_to: int | None = None,  # fixed padding length instead of dynamic padding
     seed: int = 0,              # seed of the batch order
-) -> torch.utils.data.DataLoader:  # yields (input_ids (b, L), attention_mask (b, L), labels (b,))
-    "A plain torch `DataLoader` over a tokenized text split, with bucketing and dynamic padding."
-    from functools import partial
-    data = TokenizedTexts(frame, tokenizer, max_length)
-    collate = partial(pad_collate, pad_id=data.pad_id, pad_to=pad_to)
-    if bucket:
-        sampler = BucketBatchSampler(data.lengths(), batch_size, shuffle=shuffle, seed=seed)
-        return torch.utils.data.DataLoader(data, batch_sampler=sampler, collate_fn=collate)
-    generator = torch.Generator().manual_seed(seed)
-    return torch.utils.data.DataLoader(data, batch_size=batch_size, shuffle=shuffle, collate_fn=collate, generator=generator)
+) -> DataLoader:                # yields (input_ids (b, L), attention_mask (b, L), labels (b,))
+    "A torch `DataLoader` over a tokenized text split, with bucketing and dynamic padding."
+    return _text_loader(TokenizedTexts(frame, tokenizer, max_length), batch_size, shuffle, bucket, pad_to, seed)
 
 def _valid_split(dataset: Dataset, valid: str):
     if valid == "auto":
@@ -883,14 +898,16 @@ def image_dataloader(
     shuffle: bool = False,             # True for training
     seed: int = 0,                     # seed of the shuffling
     drop_last: bool = False,           # drop a last partial batch
-) -> torch.utils.data.DataLoader:      # yields (images (b, c, H, W) float32, labels (b,))
-    "A plain torch `DataLoader` that transforms each uint8 batch for the model."
-    from torch.utils.data import BatchSampler, DataLoader, RandomSampler, SequentialSampler
+) -> DataLoader:                      # yields (images (b, c, H, W) float32, labels (b,))
+    "A torch `DataLoader` that transforms each uint8 batch for the model."
+    from functools import partial
+    from torch.utils.data import BatchSampler, RandomSampler, SequentialSampler
     order = RandomSampler(split, generator=torch.Generator().manual_seed(seed)) if shuffle else SequentialSampler(split)
     # the sampler yields a list of indices and the split is indexed with it in one go (a batch is one tensor
     # slice, not 64 small tensors stacked): batch_size=None tells DataLoader not to collate again
+    ordered = partial(image_dataloader, split, transform, batch_size, False, seed, False) if shuffle or drop_last else None
     return DataLoader(split, sampler=BatchSampler(order, batch_size, drop_last), batch_size=None,
-                      collate_fn=_TransformBatch(transform))
+                      collate_fn=_TransformBatch(transform), ordered=ordered)
 
 def image_dataloaders(
     dataset: Dataset,                 # an image Dataset

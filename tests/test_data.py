@@ -440,4 +440,6 @@ def test_image_dataloader_in_a_fastai_learner():
     with learn.no_bar(), learn.no_logging():
         learn.fit(1, 1e-3)
         loss = learn.validate()[0]
+        _, train_targets = learn.get_preds(ds_idx=0)  # the shuffled training loader, asked for an ordered copy
     assert np.isfinite(loss)
+    assert train_targets.tolist() == dataset.train.labels.tolist()

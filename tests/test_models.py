@@ -84,6 +84,8 @@ def test_hf_classifier_in_a_fastai_learner_and_a_torch_loop(tiny_bert_folder):
     with learn.no_bar(), learn.no_logging():
         learn.fit_one_cycle(1, 1e-3)
         assert np.isfinite(learn.validate()[0])
+        predictions, targets = learn.get_preds()  # fastai asks the loader for an ordered copy (`new`)
+    assert predictions.shape == (16, 2) and targets.tolist() == dataset.test.label.tolist()  # data-set order
     optimizer = torch.optim.AdamW(model.parameters(), 1e-3)
     for input_ids, attention_mask, labels in text_dataloader(dataset.train, tokenizer, 8, shuffle=True):
         loss = nn.functional.cross_entropy(model(input_ids, attention_mask), labels)
