@@ -17,7 +17,7 @@ from pathlib import Path
 import torch
 from torch import nn
 
-from .core import cache_dir, library_versions, seed_everything
+from .core import cache_dir, default_device, library_versions, seed_everything
 
 # %% auto #0
 __all__ = ['SequenceClassifier', 'CheckpointError', 'hf_classifier', 'minilm_path', 'minilm_classifier', 'create_timm_model',
@@ -286,7 +286,8 @@ def pretrain_source(
     size: int | None = None,    # input size; None: the images' native size
     max_train: int | None = None,  # train on a random subset of this many images (None: all)
     retrain: bool = False,      # ignore (and replace) a cached model
-) -> nn.Module:                 # the trained model, in eval mode, with `.source_config`
+    device: str | None = None,  # where to train (default: `default_device()`); not part of the cache key
+) -> nn.Module:                 # the trained model on the CPU, in eval mode, with `.source_config`
     "Train a source model once and cache it (safetensors + JSON); later calls with the same arguments load it."
     from safetensors.torch import save_model
     arguments = dict(arch=arch, dataset=dataset, classes=None if classes is None else [int(c) for c in classes],
@@ -301,10 +302,12 @@ def pretrain_source(
     model = create_timm_model(arch, len(data.classes), in_chans=in_chans)
     start = time.perf_counter()
     native = tuple(data.train.images.shape[-2:])
+    model.to(default_device(device))
     test_accuracy = _train_source(model, data, epochs, lr_max, batch_size, size or native, seed)
+    model.cpu()
     config = dict(arguments=arguments, key=key, classes=data.classes, in_chans=in_chans, train_size=len(data.train),
                   test_size=len(data.test), test_accuracy=test_accuracy, train_seconds=round(time.perf_counter() - start, 2),
-                  versions=library_versions())
+                  device=str(default_device(device)), versions=library_versions())
     staging = Path(tempfile.mkdtemp(dir=folder.parent, prefix=f".{folder.name}."))
     try:
         save_model(model, str(staging / "model.safetensors"))
