@@ -35,6 +35,7 @@ def test_demo_writes_results(tmp_path):
     assert result.returncode == 0, result.stderr
     assert "fine-tune" in result.stdout and "forgetting" in result.stdout
     results = pd.read_csv(tmp_path / "out" / "results.csv")
-    assert sorted(results.method) == ["fine-tune", "linear probe", "scratch"]
+    assert list(results.method) == ["scratch", "linear probe", "fine-tune", "discriminative LR", "gradual unfreezing", "LP-FT"]
+    assert results.target_acc.between(0, 1).all()
     assert results["version.torch"].notna().all()
     assert (tmp_path / "out" / "demo.png").stat().st_size > 10_000
