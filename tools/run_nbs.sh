@@ -8,6 +8,6 @@ export PYTHONWARNINGS=${PYTHONWARNINGS:-ignore::FutureWarning} HF_HUB_OFFLINE=1 
 [ -n "${FTKIT_DATA:-}" ] || { [ -d ../shared/data ] && export FTKIT_DATA=$(cd ../shared/data && pwd); }
 for nb in "$@"; do
   echo "run_nbs: $nb"
-  OMP_NUM_THREADS=${OMP_NUM_THREADS:-2} $bin/python tools/execute_nb.py "$nb"
+  OMP_NUM_THREADS=${OMP_NUM_THREADS:-1} $bin/python tools/execute_nb.py "$nb"
 done
 $bin/nbdev_clean
