@@ -10,4 +10,4 @@ for nb in "$@"; do
   echo "run_nbs: $nb"
   OMP_NUM_THREADS=${OMP_NUM_THREADS:-1} $bin/python tools/execute_nb.py "$nb"
 done
-$bin/nbdev_clean
+for nb in "$@"; do $bin/nbdev_clean --fname "$nb"; done
