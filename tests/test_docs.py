@@ -63,8 +63,9 @@ def site():
     out = Path(tempfile.mkdtemp()) / "site"
     subprocess.run([BIN / "python", ROOT / "tools" / "build_docs.py", "--out", out], check=True, cwd=ROOT,
                    capture_output=True, text=True)
-    handler = functools.partial(http.server.SimpleHTTPRequestHandler, directory=str(out))
-    handler.log_message = lambda *args: None
+    class Quiet(http.server.SimpleHTTPRequestHandler):
+        def log_message(self, *args): pass
+    handler = functools.partial(Quiet, directory=str(out))
     server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
     threading.Thread(target=server.serve_forever, daemon=True).start()
     yield out, f"http://127.0.0.1:{server.server_address[1]}/"
