@@ -65,11 +65,20 @@ def hsic_unbiased(
     n = k.shape[0]
     if n < 4:
         raise ValueError(f"unbiased HSIC needs at least 4 examples, got {n}: use larger batches (drop_last=True)")
-    k = k.double() - torch.diag_embed(k.double().diagonal())  # K̃: zero diagonal
-    l = l.double() - torch.diag_embed(l.double().diagonal())
-    trace = (k * l).sum()  # tr(K̃L̃) for symmetric matrices
-    sums = k.sum() * l.sum() / ((n - 1) * (n - 2))
-    cross = 2 / (n - 2) * (k.sum(0) @ l.sum(0))  # 1ᵀK̃L̃1
+    k, l = _zero_diagonal(k), _zero_diagonal(l)  # K̃, L̃
+    return _hsic_unbiased_terms(k, l, k.sum(0), l.sum(0))
+
+def _zero_diagonal(k: Tensor) -> Tensor:
+    k = k.double().clone()
+    k.diagonal().zero_()
+    return k
+
+def _hsic_unbiased_terms(k: Tensor, l: Tensor, k_colsum: Tensor, l_colsum: Tensor) -> Tensor:
+    "HSIC₁ from zero-diagonal Gram matrices and their column sums (shared when several terms use the same matrix)."
+    n = k.shape[0]
+    trace = torch.dot(k.flatten(), l.flatten())  # tr(K̃L̃) for symmetric matrices
+    sums = k_colsum.sum() * l_colsum.sum() / ((n - 1) * (n - 2))
+    cross = 2 / (n - 2) * torch.dot(k_colsum, l_colsum)  # 1ᵀK̃L̃1
     return (trace + sums - cross) / (n * (n - 3))
 
 # %% ../nbs/06_similarity.ipynb #b294a75a
@@ -153,10 +162,11 @@ class MinibatchCKA:
         if x.shape[0] < 4:
             raise ValueError(f"minibatch CKA needs batches of at least 4 examples, got {x.shape[0]}: "
                              "use a larger batch size or drop the last, short batch (drop_last=True)")
-        k, l = x @ x.T, y @ y.T
-        self.hsic_xy = self.hsic_xy + hsic_unbiased(k, l).cpu()
-        self.hsic_xx = self.hsic_xx + hsic_unbiased(k, k).cpu()
-        self.hsic_yy = self.hsic_yy + hsic_unbiased(l, l).cpu()
+        k, l = _zero_diagonal(x @ x.T), _zero_diagonal(y @ y.T)  # each Gram matrix prepared once for all three terms
+        k_colsum, l_colsum = k.sum(0), l.sum(0)
+        self.hsic_xy = self.hsic_xy + _hsic_unbiased_terms(k, l, k_colsum, l_colsum).cpu()
+        self.hsic_xx = self.hsic_xx + _hsic_unbiased_terms(k, k, k_colsum, k_colsum).cpu()
+        self.hsic_yy = self.hsic_yy + _hsic_unbiased_terms(l, l, l_colsum, l_colsum).cpu()
         self.num_batches += 1
         self.num_examples += x.shape[0]
         return self
