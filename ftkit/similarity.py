@@ -5,7 +5,6 @@
 # %% ../nbs/06_similarity.ipynb #3dfa1ce9
 from __future__ import annotations
 
-import math
 from contextlib import contextmanager
 from typing import Callable, Iterable, Iterator
 
