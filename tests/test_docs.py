@@ -119,7 +119,7 @@ def test_module_page_renders_show_doc_output_and_figure(site, artifacts):
     with tempfile.TemporaryDirectory() as profile:
         shot = artifacts / "docs_demo.png"
         subprocess.run([chromium(), *CHROMIUM_FLAGS, f"--user-data-dir={profile}", f"--screenshot={shot}",
-                        "--window-size=1280,2400", base + "demo.html"], capture_output=True, timeout=120, check=True)
+                        "--window-size=1280,9000", base + "demo.html"], capture_output=True, timeout=120, check=True)
     assert shot.stat().st_size > 20_000
 
 
