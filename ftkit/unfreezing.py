@@ -14,6 +14,7 @@ import pandas as pd
 import torch
 from torch import nn
 
+from .discriminative import group_lrs
 from .groups import LayerGroup, layer_groups
 
 # %% auto #0
@@ -492,16 +493,6 @@ def _later_boundaries(model, groups, later_stages) -> list[int]:
         lowest = min(lowest, boundary)
     return keep
 
-# %% ../nbs/05_unfreezing.ipynb #55a4b38e
-def _lr_per_group(lr, num_groups: int) -> list[float]:
-    "fastai's semantics for a learning rate over groups: float -> same; slice(hi) -> hi/10 below the top; slice(lo, hi) -> geometric."
-    from fastcore.basics import even_mults
-    if not isinstance(lr, slice):
-        return [float(lr)] * num_groups
-    if lr.start is None:
-        return [lr.stop / 10] * (num_groups - 1) + [lr.stop]
-    return list(even_mults(lr.start, lr.stop, num_groups))
-
 # %% ../nbs/05_unfreezing.ipynb #0915b032
 def _epoch_record(stage_index, stage, epoch, groups, trainable, lrs, losses, metrics) -> dict:
     row = dict(stage=stage_index, label=stage.label, epoch=epoch)
@@ -639,7 +630,7 @@ def train_schedule(
         if opt_state == "clear": opt.state.clear()
         forward, stats = _plain_cache(model, groups, state, schedule[index + 1:], stores, cache, norm, dropout)
         kwargs = dict(stage.fit_kwargs)
-        lrs = _lr_per_group(stage.lr_max if stage.lr_max is not None else lr_max, len(groups))
+        lrs = group_lrs(len(groups), stage.lr_max if stage.lr_max is not None else lr_max)
         scheduler = torch.optim.lr_scheduler.OneCycleLR(
             opt, max_lr=lrs, total_steps=stage.epochs * len(train_loader), pct_start=kwargs.get("pct_start", 0.25),
             div_factor=kwargs.get("div", 25.0), final_div_factor=kwargs.get("div_final", 1e5))
