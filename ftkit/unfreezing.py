@@ -449,38 +449,23 @@ def _refuse_unsafe(model, chain, boundary, norm, dropout, dls=None):
                          "(or cache='force' to cache anyway, accepting different results)")
 
 # %% ../nbs/05_unfreezing.ipynb #44b5785e
-class _maybe_cached:
-    "Context manager: for one stage, swap `learn.model` for a `CachedPrefix` when caching is on and useful."
-    stores_attr = "_ftkit_activation_stores"
-    def __init__(self, learn, groups, state, cache, norm, dropout, later_boundaries=()):
-        self.learn, self.groups, self.state, self.cache = learn, groups, state, cache
-        self.norm, self.dropout, self.later = norm, dropout, later_boundaries
-        self.original = None
+def _stage_cache(model, groups, trainable, later_stages, stores: dict, cache, norm, dropout, dls=None):
+    "The `CachedPrefix` for one stage, or None (caching off, or nothing frozen at the bottom); drops stale stores."
+    if not cache: return None
+    chain = model_chain(model)
+    boundary = frozen_boundary(chain, groups, trainable)
+    for k in [k for k in stores if k > boundary]:
+        stores.pop(k).close()  # a stage below k trains now: those activations go stale
+    if boundary == 0: return None
+    if cache != "force":
+        _refuse_unsafe(model, chain, boundary, norm, dropout, dls)
+    return CachedPrefix(model, chain, boundary, stores, also_store=_later_boundaries(model, groups, later_stages))
 
-    def __enter__(self):
-        if not self.cache: return self
-        model = self.learn.model
-        chain = model_chain(model)
-        boundary = frozen_boundary(chain, self.groups, self.state.trainable)
-        stores = getattr(self.learn, self.stores_attr, {})
-        for k in [k for k in stores if k > boundary]:
-            stores.pop(k).close()  # a stage below k trains now: those activations go stale
-        setattr(self.learn, self.stores_attr, stores)
-        if boundary == 0: return self
-        if self.cache != "force":
-            _refuse_unsafe(model, chain, boundary, self.norm, self.dropout, self.learn.dls)
-        self.original = model
-        self.learn.model = CachedPrefix(model, chain, boundary, stores, also_store=self.later)
-        return self
-
-    def __exit__(self, *exc):
-        if self.original is not None:
-            self.stats = dict(cache_boundary=self.learn.model.boundary, cache_hits=self.learn.model.hits,
-                              cache_misses=self.learn.model.misses)
-            self.learn.model = self.original
-        return False
-
-    stats = dict(cache_boundary=0, cache_hits=0, cache_misses=0)
+def _cache_stats(cached, cache) -> dict:
+    "Timeline columns for one stage's caching (none when caching is off)."
+    if not cache: return {}
+    if cached is None: return dict(cache_boundary=0, cache_hits=0, cache_misses=0)
+    return dict(cache_boundary=cached.boundary, cache_hits=cached.hits, cache_misses=cached.misses)
 
 # %% ../nbs/05_unfreezing.ipynb #80e2aa05
 def _later_boundaries(model, groups, later_stages) -> list[int]:
@@ -538,25 +523,27 @@ def fit_schedule(
     for index, stage in enumerate(schedule):
         state = set_trainable(learn.model, groups, stage.trainable, norm, dropout)
         if opt_state == "clear": learn.opt.clear_state()
-        later = _later_boundaries(learn.model, groups, schedule[index + 1:]) if cache else ()
+        stores = learn.__dict__.setdefault("_ftkit_activation_stores", {})  # kept across fit_schedule calls
+        model = learn.model
+        cached = _stage_cache(model, groups, stage.trainable, schedule[index + 1:], stores, cache, norm, dropout, learn.dls)
+        if cached is not None: learn.model = cached  # same parameters, so the optimizer is unchanged
         try:
-            with _maybe_cached(learn, groups, state, cache, norm, dropout, later) as caching:
-                lr = stage.lr_max if stage.lr_max is not None else lr_max
-                cbs = [peak] + ([_auto_rgn_callback([p for g in groups for p in g.params])] if auto_rgn else [])
-                if fit == "one_cycle":
-                    learn.fit_one_cycle(stage.epochs, lr, cbs=cbs, **dict(stage.fit_kwargs))
-                else:
-                    fit(learn, stage.epochs, lr, cbs=cbs, **dict(stage.fit_kwargs))
-                metric_names = [m.name for m in learn.metrics]
-                for epoch_values, peak_lrs in zip(learn.recorder.values[-stage.epochs:], peak.peaks[-stage.epochs:]):
-                    values = dict(zip(["train_loss", "valid_loss", *metric_names], map(float, epoch_values)))
-                    losses = {k: values[k] for k in ("train_loss", "valid_loss") if k in values}
-                    metrics = {k: values[k] for k in metric_names if k in values}
-                    rows.append(_epoch_record(index, stage, len(rows), groups, stage.trainable, peak_lrs, losses, metrics))
+            lr = stage.lr_max if stage.lr_max is not None else lr_max
+            cbs = [peak] + ([_auto_rgn_callback([p for g in groups for p in g.params])] if auto_rgn else [])
+            if fit == "one_cycle":
+                learn.fit_one_cycle(stage.epochs, lr, cbs=cbs, **dict(stage.fit_kwargs))
+            else:
+                fit(learn, stage.epochs, lr, cbs=cbs, **dict(stage.fit_kwargs))
+            metric_names = [m.name for m in learn.metrics]
+            for epoch_values, peak_lrs in zip(learn.recorder.values[-stage.epochs:], peak.peaks[-stage.epochs:]):
+                values = dict(zip(["train_loss", "valid_loss", *metric_names], map(float, epoch_values)))
+                losses = {k: values[k] for k in ("train_loss", "valid_loss") if k in values}
+                metrics = {k: values[k] for k in metric_names if k in values}
+                rows.append({**_epoch_record(index, stage, len(rows), groups, stage.trainable, peak_lrs, losses, metrics),
+                             **_cache_stats(cached, cache)})
         finally:
+            learn.model = model
             state.remove()
-        if cache:
-            for row in rows[-stage.epochs:]: row.update(caching.stats)
     set_trainable(learn.model, groups, [g.name for g in groups]).remove()  # leave the model fully trainable
     return pd.DataFrame(rows)
 
@@ -628,7 +615,8 @@ def train_schedule(
     for index, stage in enumerate(schedule):
         state = set_trainable(model, groups, stage.trainable, norm, dropout)
         if opt_state == "clear": opt.state.clear()
-        forward, stats = _plain_cache(model, groups, state, schedule[index + 1:], stores, cache, norm, dropout)
+        cached = _stage_cache(model, groups, stage.trainable, schedule[index + 1:], stores, cache, norm, dropout)
+        forward = cached if cached is not None else model
         kwargs = dict(stage.fit_kwargs)
         lrs = group_lrs(len(groups), stage.lr_max if stage.lr_max is not None else lr_max)
         scheduler = torch.optim.lr_scheduler.OneCycleLR(
@@ -653,7 +641,7 @@ def train_schedule(
                 losses = {"train_loss": total / max(count, 1)}
                 metrics = _evaluate(forward, model, valid_loader, loss_func, metric, device) if valid_loader else {}
                 rows.append(_epoch_record(index, stage, len(rows), groups, stage.trainable, peak, losses, metrics))
-                rows[-1].update(stats())
+                rows[-1].update(_cache_stats(cached, cache))
                 bar.update(len(rows))
         finally:
             state.remove()
@@ -688,18 +676,6 @@ def _epoch_bar(total, progress):
     bar = progress_bar(range(total))
     bar.update(0)
     return bar
-
-def _plain_cache(model, groups, state, later_stages, stores, cache, norm, dropout):
-    "The forward function for a stage (cached or not) and a function returning its cache statistics."
-    none = lambda: dict(cache_boundary=0, cache_hits=0, cache_misses=0) if cache else {}
-    if not cache: return model, none
-    chain = model_chain(model)
-    boundary = frozen_boundary(chain, groups, state.trainable)
-    for k in [k for k in stores if k > boundary]: stores.pop(k).close()
-    if boundary == 0: return model, none
-    if cache != "force": _refuse_unsafe(model, chain, boundary, norm, dropout)
-    cached = CachedPrefix(model, chain, boundary, stores, also_store=_later_boundaries(model, groups, later_stages))
-    return cached, lambda: dict(cache_boundary=boundary, cache_hits=cached.hits, cache_misses=cached.misses)
 
 # %% ../nbs/05_unfreezing.ipynb #abe23c0f
 def plot_timeline(
