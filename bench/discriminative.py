@@ -3,7 +3,9 @@
 all-MiniLM-L6-v2 under a linear head (ftkit.models.minilm_classifier's layout) on CPU, AdamW. Both optimizers
 step the same model with the same random gradients, interleaved step by step in one run so machine load hits
 both alike; we report medians, their ratio (goal <= 1.03), the median of step-paired ratios, and an A/A control
-(two identical one-group optimizers) that shows the noise floor. Run:
+(two identical one-group optimizers) that shows the noise floor. Then, the same way, the step time of fastai's
+`Adam` against `ftkit.discriminative.fused_adamw` (PyTorch's fused AdamW behind fastai's OptimWrapper) on
+ftkit's layer groups: the same update rule, the time per step of a fastai Learner's optimizer. Run:
 
     OMP_NUM_THREADS=1 python bench/discriminative.py [--steps 40] [--threads 1] [--foreach]
 """
@@ -81,6 +83,25 @@ def main():
     q = quartiles(control)
     print(f"  A/A control (identical one-group optimizers), paired: {statistics.median(control):.3f} "
           f"(IQR {q[0]:.3f}-{q[2]:.3f}): the noise floor of this machine")
+    fastai_vs_fused(model, args)
+
+
+def fastai_vs_fused(model, args):
+    "fastai's Adam vs fused_adamw over ftkit's layer groups (as a Learner with splitter=ftkit.groups.splitter builds them)."
+    from fastai.optimizer import Adam
+    from ftkit.discriminative import fused_adamw
+    from ftkit.groups import splitter
+    optimizers = {"fastai Adam": Adam(splitter(model), lr=2e-5), "fused_adamw": fused_adamw(splitter(model), lr=2e-5)}
+    times = {name: [] for name in optimizers}
+    for step in range(args.warmup + args.steps):
+        for name in (list(optimizers) if step % 2 else list(optimizers)[::-1]):
+            start = time.perf_counter()
+            optimizers[name].step()
+            if step >= args.warmup: times[name].append(time.perf_counter() - start)
+    medians = {name: statistics.median(values) for name, values in times.items()}
+    for name, optimizer in optimizers.items():
+        print(f"  {name:24s} ({len(optimizer.param_lists):2d} param groups): median {medians[name] * 1e3:6.1f} ms/step")
+    print(f"  fastai Adam / fused_adamw step time: {medians['fastai Adam'] / medians['fused_adamw']:.1f}x")
 
 if __name__ == "__main__":
     main()

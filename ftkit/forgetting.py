@@ -160,6 +160,13 @@ def feature_distortion(
     return distortion
 
 # %% ../nbs/07_forgetting.ipynb #e41e9d20
+def _to_device(batch, device):
+    if isinstance(batch, dict):
+        return {k: v.to(device) for k, v in batch.items()}
+    if isinstance(batch, (tuple, list)):
+        return type(batch)(_to_device(b, device) for b in batch)
+    return batch.to(device)
+
 def _call(model: nn.Module, x):
     return model(**x) if isinstance(x, dict) else model(x)
 
@@ -201,11 +208,13 @@ def diagonal_fisher(
     params = {name: p for name, p in model.named_parameters() if p.requires_grad}
     fisher = {name: torch.zeros_like(p) for name, p in params.items()}
     count, training = 0, model.training
+    device = next(model.parameters()).device
     model.eval()  # BatchNorm statistics and dropout as at test time
     try:
         for index, (x, y, *_) in enumerate(batches):
             if num_batches is not None and index >= num_batches:
                 break
+            x, y = _to_device(x, device), y.to(device)  # batches from a CPU loader, model on the GPU
             if kind == "true":
                 with torch.no_grad():
                     y = torch.multinomial(torch.softmax(_call(model, x), dim=-1), 1).squeeze(1)
@@ -398,21 +407,14 @@ def wise_ft_sweep(
     return pd.DataFrame(rows).set_index("alpha")
 
 # %% ../nbs/07_forgetting.ipynb #3f0ee091
-def _to_device(batch, device):
-    if isinstance(batch, dict):
-        return {k: v.to(device) for k, v in batch.items()}
-    if isinstance(batch, (tuple, list)):
-        return type(batch)(_to_device(b, device) for b in batch)
-    return batch.to(device)
-
 class ForgettingTracker(Callback):
     "fastai callback: log per-group CKA and weight drift to the starting model, and source/target accuracy, during training."
     order = 65  # after fastai's Recorder (50): an epoch's validation is done when we measure
     def __init__(
         self,
         probe: Sequence | None = None,  # probe batches for CKA (tensors, (x, y) tuples or dicts of inputs, ≥ 4 examples each); None: no CKA
-        sources: dict[str, Callable[[nn.Module], float]] | None = None,  # source task -> accuracy of the current model on it
-        targets: dict[str, Callable[[nn.Module], float]] | None = None,  # target task -> accuracy of the current model
+        sources: dict[str, Callable | str] | None = None,  # source task -> function model -> accuracy, or a Learner metric's name
+        targets: dict[str, Callable | str] | None = None,  # target task -> the same; e.g. {"TREC": "accuracy"} reads the validation
         groups=None,                    # None for `layer_groups(model)`, a list of `LayerGroup`, or {name: module of the trained model}
         every: int | None = None,       # measure every `every` training batches; None: at the end of each epoch
         drift: bool = True,             # log weight drift per group
@@ -430,6 +432,11 @@ class ForgettingTracker(Callback):
         self._group_modules = group_modules(model, self.groups)
         self._reference = snapshot(model)
         self._reference_features = [self._features(batch) for batch in self.probe]
+        known = [m.name for m in self.learn.metrics]
+        for name, task in {**self.sources, **self.targets}.items():
+            if isinstance(task, str) and task not in known:
+                raise ValueError(f"ForgettingTracker: task {name!r} reads the Learner metric {task!r}, but the Learner's "
+                                 f"metrics are {known}: add it to Learner(metrics=...) or pass a function model -> accuracy")
         self._measure()
 
     def _features(self, batch) -> dict[str, Tensor]:
@@ -443,7 +450,7 @@ class ForgettingTracker(Callback):
     def _log(self, metric: str, name: str, value: float):
         self.rows.append({"step": self._steps_done, "epoch": self._epoch, "metric": metric, "name": name, "value": float(value)})
 
-    def _measure(self):
+    def _measure(self, epoch_end: bool = False):
         model = self.learn.model
         if self.probe and self._steps_done == 0:  # the model *is* the reference: CKA is 1 by definition, skip the forward
             for name in self._group_modules:
@@ -459,10 +466,18 @@ class ForgettingTracker(Callback):
             for name, values in weight_drift(model, self._reference, self._group_modules).items():
                 self._log("relative_l2", name, values["relative_l2"])
                 self._log("cosine", name, values["cosine"])
+        self._evaluate(callables=True, metrics=epoch_end)
+
+    def _evaluate(self, callables: bool, metrics: bool):
+        "Log source/target accuracies: functions are called; Learner metrics are read from the epoch's validation."
         for metric, tasks in (("source_accuracy", self.sources), ("target_accuracy", self.targets)):
-            for name, evaluate in tasks.items():
-                with _evaluating(model):
-                    self._log(metric, name, evaluate(model))
+            for name, task in tasks.items():
+                if isinstance(task, str):
+                    value = next(m for m in self.learn.metrics if m.name == task).value if metrics else None
+                    if value is not None: self._log(metric, name, value)
+                elif callables:
+                    with _evaluating(self.learn.model):
+                        self._log(metric, name, task(self.learn.model))
 
     @property
     def _epoch(self) -> float:
@@ -478,7 +493,9 @@ class ForgettingTracker(Callback):
 
     def after_epoch(self):
         if self.every is None:
-            self._measure()
+            self._measure(epoch_end=True)
+        else:  # Learner metrics exist only after an epoch's validation
+            self._evaluate(callables=False, metrics=True)
 
     def after_fit(self):
         if self.every is not None and (not self.rows or self.rows[-1]["step"] != self._steps_done):

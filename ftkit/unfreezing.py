@@ -61,19 +61,31 @@ def gradual_unfreezing(
     groups_per_stage: int = 1,       # how many more groups each stage unfreezes, from the top
     final_epochs: int | None = None, # epochs once everything is unfrozen (default: epochs_per_stage)
     lr_max=None,                     # learning rate of every stage (float or slice), None: the run's
+    num_stages: int | None = None,   # stop unfreezing step by step after num_stages - 1 stages and train all in the last
+    stage_lrs: Sequence | None = None,  # one learning rate (float, slice or per-group list) per stage, instead of lr_max
 ) -> list[Stage]:
     "ULMFiT: train the top group, then unfreeze `groups_per_stage` more from the top each stage, then train all."
     names = _names(groups)
     if groups_per_stage < 1:
         raise ValueError(f"groups_per_stage must be >= 1, got {groups_per_stage}")
-    tops = list(range(groups_per_stage, len(names), groups_per_stage)) + [len(names)]
+    tops = list(range(groups_per_stage, len(names), groups_per_stage))
+    if num_stages is not None:
+        if not 1 <= num_stages <= len(tops) + 1:
+            raise ValueError(f"num_stages must be between 1 and {len(tops) + 1} for {len(names)} groups "
+                             f"({groups_per_stage} more per stage), got {num_stages}")
+        tops = tops[:num_stages - 1]
+    tops.append(len(names))
     epochs = [epochs_per_stage] * len(tops) if isinstance(epochs_per_stage, int) else list(epochs_per_stage)
     if final_epochs is not None:
         epochs[-1] = final_epochs
     if len(epochs) != len(tops):
-        raise ValueError(f"{len(tops)} stages for {len(names)} groups, but {len(epochs)} entries in epochs_per_stage")
-    return [Stage(tuple(names[-top:]), e, lr_max, label=f"top {top}" if top < len(names) else "all")
-            for top, e in zip(tops, epochs)]
+        raise ValueError(f"{len(tops)} stages for {len(names)} groups, but {len(epochs)} entries in epochs_per_stage "
+                         "(set num_stages to stop unfreezing group by group earlier)")
+    lrs = [lr_max] * len(tops) if stage_lrs is None else list(stage_lrs)
+    if len(lrs) != len(tops):
+        raise ValueError(f"{len(tops)} stages but {len(lrs)} entries in stage_lrs")
+    return [Stage(tuple(names[-top:]), e, lr, label=f"top {top}" if top < len(names) else "all")
+            for top, e, lr in zip(tops, epochs, lrs)]
 
 # %% ../nbs/05_unfreezing.ipynb #7f34eac3
 def chain_thaw(
@@ -231,7 +243,7 @@ class SequentialChain:
     def collate(self, pieces: list):               # pieces (as stored: 1-tuples) -> batch state
         return torch.stack([p[0] for p in pieces])
     def keys(self, *inputs) -> list[bytes]:        # one content key per example
-        return [_digest(x) for x in inputs[0]]
+        return [_digest(x) for x in inputs[0].detach().cpu()]  # one device->host copy per batch, not per example
 
 def _digest(tensor: torch.Tensor) -> bytes:
     import hashlib
@@ -297,6 +309,7 @@ class BertChain:
         return hidden, mask
     def keys(self, input_ids, attention_mask=None, *rest):
         if attention_mask is None: attention_mask = torch.ones_like(input_ids)
+        input_ids, attention_mask = input_ids.detach().cpu(), attention_mask.detach().cpu()
         return [_digest(ids[m.bool()]) for ids, m in zip(input_ids, attention_mask)]
 
 # %% ../nbs/05_unfreezing.ipynb #f23c8e3a
