@@ -67,11 +67,14 @@ def weight_drift(
         if not pairs:
             drift[group] = {"relative_l2": math.nan, "cosine": math.nan, "num_params": 0}
             continue
-        now = torch.cat([p for p, _ in pairs]).double()
-        before = torch.cat([r for _, r in pairs]).double()
-        drift[group] = {"relative_l2": float((now - before).norm() / before.norm().clamp_min(1e-12)),
-                        "cosine": float(nn.functional.cosine_similarity(now, before, dim=0)),
-                        "num_params": now.numel()}
+        # per-tensor sums accumulated in float64 (no float64 copy of the model): |θ−θ₀|², |θ₀|², |θ|², θ·θ₀
+        sums = torch.stack([torch.stack([(p - r).square().sum(dtype=torch.float64), r.square().sum(dtype=torch.float64),
+                                         p.square().sum(dtype=torch.float64), (p * r).sum(dtype=torch.float64)])
+                            for p, r in pairs]).sum(0).tolist()
+        diff, ref, now, dot = sums
+        drift[group] = {"relative_l2": math.sqrt(diff) / max(math.sqrt(ref), 1e-12),
+                        "cosine": dot / max(math.sqrt(now * ref), 1e-12),
+                        "num_params": sum(p.numel() for p, _ in pairs)}
     return drift
 
 # %% ../nbs/07_forgetting.ipynb #6f6c28bc

@@ -259,10 +259,24 @@ def as_features(
         return output.mean(1)
     return output.reshape(output.shape[0], -1)
 
+def _trim(batch: dict) -> dict:
+    "Drop trailing padding columns (all-zero attention mask) that a tokenizer's max_length padding adds: same result, less work."
+    mask = batch["attention_mask"]
+    real = mask.bool().any(0).nonzero()
+    length = int(real.max()) + 1 if len(real) else mask.shape[1]
+    if length == mask.shape[1]: return batch
+    return {k: v[:, :length] if torch.is_tensor(v) and v.shape == mask.shape else v for k, v in batch.items()}
+
 def _forward(model: nn.Module, batch):
-    "Run `model` on a batch: a dict of inputs, an (x, y, ...) tuple or a tensor; return the attention mask if any."
+    """Run `model` on a batch; return the attention mask if any. A batch is a dict of inputs, a tensor, an (x, y) pair, or
+    (input_ids, attention_mask, y) as ftkit's text loaders give it. Trailing all-padding columns are dropped first."""
     if isinstance(batch, dict):
+        batch = _trim(batch) if "attention_mask" in batch else batch
         return model(**batch), batch.get("attention_mask")
+    if isinstance(batch, (tuple, list)) and len(batch) >= 3 and batch[0].ndim == 2 and batch[1].shape == batch[0].shape \
+            and not batch[1].is_floating_point():
+        trimmed = _trim({"input_ids": batch[0], "attention_mask": batch[1]})
+        return model(trimmed["input_ids"], trimmed["attention_mask"]), trimmed["attention_mask"]
     if isinstance(batch, (tuple, list)):
         return model(batch[0]), None
     return model(batch), None
