@@ -51,6 +51,11 @@ def _group_param_names(model: nn.Module, groups=None) -> dict[str, list[str]]:
         groups = layer_groups(model)
     return {group.name: list(group.param_names) for group in groups}
 
+def _squared_norm(t: Tensor) -> float:
+    flat = t.detach().reshape(-1)
+    flat = flat if flat.dtype in (torch.float32, torch.float64) else flat.float()
+    return float(torch.dot(flat, flat))
+
 def weight_drift(
     model: nn.Module,     # the current model
     reference: dict | nn.Module,  # the pretrained weights: a `snapshot` or a model with the same parameter names
@@ -67,13 +72,13 @@ def weight_drift(
         if not pairs:
             drift[group] = {"relative_l2": math.nan, "cosine": math.nan, "num_params": 0}
             continue
-        # per-tensor sums accumulated in float64 (no float64 copy of the model): |θ−θ₀|², |θ₀|², |θ|², θ·θ₀
-        sums = torch.stack([torch.stack([(p - r).square().sum(dtype=torch.float64), r.square().sum(dtype=torch.float64),
-                                         p.square().sum(dtype=torch.float64), (p * r).sum(dtype=torch.float64)])
-                            for p, r in pairs]).sum(0).tolist()
-        diff, ref, now, dot = sums
-        drift[group] = {"relative_l2": math.sqrt(diff) / max(math.sqrt(ref), 1e-12),
-                        "cosine": dot / max(math.sqrt(now * ref), 1e-12),
+        # squared norms per tensor (BLAS dot products, no float64 copy of the model), summed in Python floats
+        diff, ref, now = (sum(_squared_norm(t) for t in tensors) for tensors in
+                          ([p - r for p, r in pairs], [r for _, r in pairs], [p for p, _ in pairs]))
+        norm_now, norm_ref = math.sqrt(now), math.sqrt(ref)
+        # cosine from |θ−θ₀|² rather than θ·θ₀: exact near 1, where a direct dot product would round to 1
+        cosine = 1 - (diff - (norm_now - norm_ref) ** 2) / max(2 * norm_now * norm_ref, 1e-300)
+        drift[group] = {"relative_l2": math.sqrt(diff) / max(norm_ref, 1e-12), "cosine": cosine,
                         "num_params": sum(p.numel() for p, _ in pairs)}
     return drift
 
