@@ -88,6 +88,15 @@ def bench_cka(num_sentences: int, batch_size: int) -> None:
     print(f"  largest |minibatch - exact debiased CKA on all {len(texts)}|: {worst:.2e}")
 
 
+def interleaved_medians(run, variants: list[dict], repeats: int) -> list[float]:
+    "Median time of run(**variant) for each variant, the variants taking turns in every repeat so load hits all alike."
+    times = [[] for _ in variants]
+    for _ in range(repeats):
+        for i, kwargs in enumerate(variants):
+            times[i].append(run(**kwargs))
+    return [statistics.median(t) for t in times]
+
+
 def bench_tracker(repeats: int) -> None:
     import fastai.callback.all  # noqa: F401
     from fastai.data.core import DataLoaders
@@ -125,12 +134,8 @@ def bench_tracker(repeats: int) -> None:
         return time.perf_counter() - start
 
     run(False), run(True)  # warm-up
-    plain, tracked, own = [], [], []
-    for _ in range(repeats):
-        plain.append(run(False))
-        tracked.append(run(True))
-        own.append(run(True, evaluations=False))
-    p, t, o = statistics.median(plain), statistics.median(tracked), statistics.median(own)
+    p, t, o = interleaved_medians(run, [dict(with_tracker=False), dict(with_tracker=True),
+                                        dict(with_tracker=True, evaluations=False)], repeats)
     print(f"ForgettingTracker overhead, digits fine-tuning ({len(yt_train)} images = {len(yt_train) // 32} batches/epoch, 5 epochs, "
           f"default interval = each epoch; CKA probe 256 images, 4 groups), median of {repeats}:")
     print(f"  without tracker {p:.2f} s")
@@ -192,12 +197,8 @@ def bench_tracker_minilm(repeats: int, train_size: int = 2000, valid_size: int =
         return time.perf_counter() - start
 
     run(False)  # warm-up
-    plain, tracked, sourced = [], [], []
-    for _ in range(repeats):
-        plain.append(run(False))
-        tracked.append(run(True))
-        sourced.append(run(True, evaluations=True))
-    p, t, s = statistics.median(plain), statistics.median(tracked), statistics.median(sourced)
+    p, t, s = interleaved_medians(run, [dict(with_tracker=False), dict(with_tracker=True),
+                                        dict(with_tracker=True, evaluations=True)], repeats)
     print(f"ForgettingTracker overhead, MiniLM on {train_size} TREC questions ({valid_size} validation), {epochs} epoch(s), "
           f"default interval (each epoch), CKA probe 128 MR sentences x 8 layer groups, median of {repeats}:")
     print(f"  without tracker {p:.2f} s")
