@@ -73,8 +73,9 @@ def weight_drift(
             drift[group] = {"relative_l2": math.nan, "cosine": math.nan, "num_params": 0}
             continue
         # squared norms per tensor (BLAS dot products, no float64 copy of the model), summed in Python floats
-        diff, ref, now = (sum(_squared_norm(t) for t in tensors) for tensors in
-                          ([p - r for p, r in pairs], [r for _, r in pairs], [p for p, _ in pairs]))
+        diff = sum(_squared_norm(p - r) for p, r in pairs)  # one difference tensor alive at a time
+        ref = sum(_squared_norm(r) for _, r in pairs)
+        now = sum(_squared_norm(p) for p, _ in pairs)
         norm_now, norm_ref = math.sqrt(now), math.sqrt(ref)
         # cosine from |θ−θ₀|² rather than θ·θ₀: exact near 1, where a direct dot product would round to 1
         cosine = 1 - (diff - (norm_now - norm_ref) ** 2) / max(2 * norm_now * norm_ref, 1e-300)
