@@ -15,7 +15,7 @@ Last line: lp_speedup=<x> lpft_speedup=<x> ulmfit_speedup=<x> pipeline_speedup=<
 Every Learner here uses ftkit.discriminative.fused_adamw (fastai's Adam update with PyTorch's fused kernel;
 fastai's own Adam step takes as long as a backward pass on MiniLM), on both sides of every comparison.
 
-Usage: python bench/unfreezing.py [--quick] [--train N] [--seed S] [--seeds K]  (FTKIT_DATA must hold trec/)
+Usage: python bench/unfreezing.py [--quick] [--train N] [--seed S] [--seeds K] [--first-seed F] [--repeats R] [--only 1 2 ...]  (FTKIT_DATA must hold trec/)
 --quick uses 300 training and 200 validation questions (a few minutes).
 """
 import argparse
@@ -65,13 +65,17 @@ def timed_run(name, schedule_fn, train, valid, cache, bucket=True, pad_to=None, 
     return seconds, acc
 
 
-def compare(title, schedule_fn, train, valid, seed, goal, **fit_args):
+def compare(title, schedule_fn, train, valid, seed, goal, repeats=1, **fit_args):
+    "Recompute and cached runs taking turns `repeats` times; the median of the per-pair ratios."
     print(f"{title}", flush=True)
-    slow, acc_slow = timed_run("recompute frozen layers", schedule_fn, train, valid, False, seed=seed, **fit_args)
-    fast, acc_fast = timed_run("frozen-prefix caching", schedule_fn, train, valid, True, seed=seed, **fit_args)
-    speedup = slow / fast
-    print(f"  speedup {speedup:.2f}x (goal >= {goal}x); accuracy difference {100 * (acc_fast - acc_slow):+.2f} pt "
-          "(same computation: should be ~0)", flush=True)
+    ratios = []
+    for _ in range(repeats):
+        slow, acc_slow = timed_run("recompute frozen layers", schedule_fn, train, valid, False, seed=seed, **fit_args)
+        fast, acc_fast = timed_run("frozen-prefix caching", schedule_fn, train, valid, True, seed=seed, **fit_args)
+        ratios.append(slow / fast)
+    speedup = statistics.median(ratios)
+    print(f"  speedup {speedup:.2f}x (median of {', '.join(f'{r:.2f}' for r in ratios)}; goal >= {goal}x); accuracy "
+          f"difference {100 * (acc_fast - acc_slow):+.2f} pt (same computation: should be ~0)", flush=True)
     return speedup
 
 
@@ -82,6 +86,11 @@ def main():
     parser.add_argument("--valid", type=int, default=500, help="validation questions from TREC's test set (default all 500)")
     parser.add_argument("--seed", type=int, default=0, help="seed of the training subset and of the first run")
     parser.add_argument("--seeds", type=int, default=3, help="seeds per side in the end-to-end comparison (default 3)")
+    parser.add_argument("--repeats", type=int, default=1, help="pairs per comparison in sections 1-3 (median ratio)")
+    parser.add_argument("--first-seed", type=int, default=None,
+                        help="first seed of section 4's runs (default --seed): extend an earlier run with new seeds")
+    parser.add_argument("--only", type=int, nargs="+", choices=[1, 2, 3, 4], default=[1, 2, 3, 4],
+                        help="run only these sections (the last line then shows nan for the others)")
     args = parser.parse_args()
     if args.quick:
         args.train, args.valid = 300, 200
@@ -104,13 +113,19 @@ def main():
     ulmfit_lrs = [2e-2] + [slice(top / 2.6 ** 7, top) for top in (5e-3, 2e-3, 1e-3)]
     ulmfit = lambda groups: gradual_unfreezing(groups, epochs_per_stage=[1, 1, 1, 2], num_stages=4, stage_lrs=ulmfit_lrs)
 
-    lp_speedup = compare("1. linear probe, 10 epochs", probe, train, valid, args.seed, 5, lr_max=1e-2)
-    lpft_speedup = compare("2. LP-FT, 10 probe + 2 fine-tuning epochs", lpft, train, valid, args.seed, 2)
+    nan = float("nan")
+    lp_speedup = compare("1. linear probe, 10 epochs", probe, train, valid, args.seed, 5, args.repeats, lr_max=1e-2) if 1 in args.only else nan
+    lpft_speedup = compare("2. LP-FT, 10 probe + 2 fine-tuning epochs", lpft, train, valid, args.seed, 2, args.repeats) if 2 in args.only else nan
     ulmfit_speedup = compare("3. ULMFiT gradual unfreezing (fastai's recipe, 1,1,1,2 epochs), discriminative LRs, STLR",
-                             ulmfit, train, valid, args.seed, 1.1, fit=fit_stlr)
+                             ulmfit, train, valid, args.seed, 1.1, args.repeats, fit=fit_stlr) if 3 in args.only else nan
+    if 4 not in args.only:
+        print(f"lp_speedup={lp_speedup:.2f} lpft_speedup={lpft_speedup:.2f} ulmfit_speedup={ulmfit_speedup:.2f} "
+              "pipeline_speedup=nan acc_delta=nan")
+        return
     print(f"4. end to end, ULMFiT schedule: ftkit's pipeline vs the usual fastai way, {args.seeds} seeds", flush=True)
     ratios, accs_usual, accs_ours = [], [], []
-    for seed in range(args.seed, args.seed + args.seeds):
+    first = args.seed if args.first_seed is None else args.first_seed
+    for seed in range(first, first + args.seeds):
         usual, acc_usual = timed_run(f"seed {seed}: fixed padding to 40, recompute (fastai's way)", ulmfit, train, valid,
                                      False, bucket=False, pad_to=40, seed=seed, fit=fit_stlr)
         ours, acc_ours = timed_run(f"seed {seed}: bucketed dynamic padding + caching (ftkit)", ulmfit, train, valid,

@@ -767,11 +767,9 @@ def pad_collate(
 ) -> tuple:                 # input_ids (b, L) int64, attention_mask (b, L) int64, labels (b,) int64
     "Pad a batch of token-id lists to its longest sequence (dynamic padding)."
     length = pad_to or max(len(ids) for ids, _ in batch)
-    input_ids = torch.full((len(batch), length), pad_id, dtype=torch.long)
-    attention_mask = torch.zeros((len(batch), length), dtype=torch.long)
-    for row, (ids, _) in enumerate(batch):
-        input_ids[row, :len(ids)] = torch.as_tensor(ids[:length])
-        attention_mask[row, :len(ids)] = 1
+    rows = [list(ids[:length]) for ids, _ in batch]
+    input_ids = torch.tensor([row + [pad_id] * (length - len(row)) for row in rows], dtype=torch.long)
+    attention_mask = (torch.arange(length) < torch.tensor([len(row) for row in rows])[:, None]).long()
     return input_ids, attention_mask, torch.stack([torch.as_tensor(label) for _, label in batch])
 
 # %% ../nbs/01_data.ipynb #5ded04dc

@@ -17,7 +17,8 @@ import torch
 from fastai.callback.core import Callback
 from torch import Tensor, nn
 
-from .similarity import MinibatchCKA, _evaluating, _forward, as_features, capture_activations, group_modules, linear_cka
+from .similarity import MinibatchCKA, _evaluating, group_features, group_modules, linear_cka
+from .unfreezing import CachedPrefix
 
 # %% auto #0
 __all__ = ['snapshot', 'weight_drift', 'forgetting_measures', 'encode', 'task_accuracy', 'probe_accuracy', 'probe_retention',
@@ -48,7 +49,7 @@ def _group_param_names(model: nn.Module, groups=None) -> dict[str, list[str]]:
             from ftkit.groups import layer_groups
         except ImportError as e:
             raise ImportError("ftkit.groups is not available: pass groups={name: module} explicitly") from e
-        groups = layer_groups(model)
+        groups = layer_groups(model, include_frozen=True)
     return {group.name: list(group.param_names) for group in groups}
 
 def _squared_norm(t: Tensor) -> float:
@@ -59,7 +60,7 @@ def _squared_norm(t: Tensor) -> float:
 def weight_drift(
     model: nn.Module,     # the current model
     reference: dict | nn.Module,  # the pretrained weights: a `snapshot` or a model with the same parameter names
-    groups=None,          # None for `layer_groups(model)`, a list of `LayerGroup`, or {name: module}
+    groups=None,          # None for every layer group (frozen too), a list of `LayerGroup`, or {name: module}
 ) -> dict[str, dict[str, float]]:  # group -> {"relative_l2", "cosine", "num_params"} (NaN where nothing to compare)
     "Relative L2 distance ‖θ−θ₀‖/‖θ₀‖ and cosine similarity to the pretrained weights, per layer group."
     if isinstance(reference, nn.Module):
@@ -424,7 +425,7 @@ class ForgettingTracker(Callback):
         probe: Sequence | None = None,  # probe batches for CKA (tensors, (x, y) tuples or dicts of inputs, ≥ 4 examples each); None: no CKA
         sources: dict[str, Callable | str] | None = None,  # source task -> function model -> accuracy, or a Learner metric's name
         targets: dict[str, Callable | str] | None = None,  # target task -> the same; e.g. {"TREC": "accuracy"} reads the validation
-        groups=None,                    # None for `layer_groups(model)`, a list of `LayerGroup`, or {name: module of the trained model}
+        groups=None,                    # None for every layer group (frozen too), a list of `LayerGroup`, or {name: module of the trained model}
         every: int | None = None,       # measure every `every` training batches; None: at the end of each epoch
         drift: bool = True,             # log weight drift per group
         path: str | Path | None = None,  # write the table as CSV here after fitting
@@ -433,34 +434,45 @@ class ForgettingTracker(Callback):
             raise ValueError(f"every must be a positive number of batches or None (each epoch), got {every}")
         self.probe, self.sources, self.targets = list(probe or []), dict(sources or {}), dict(targets or {})
         self.groups, self.every, self.drift, self.csv_path = groups, every, drift, path
-        self.rows = []
+        self.reset()
 
     def before_fit(self):
-        model = self.learn.model
-        self.rows, self._steps_done = [], 0
-        self._group_modules = group_modules(model, self.groups)
-        self._reference = snapshot(model)
-        self._reference_features = [self._features(batch) for batch in self.probe]
         known = [m.name for m in self.learn.metrics]
         for name, task in {**self.sources, **self.targets}.items():
             if isinstance(task, str) and task not in known:
                 raise ValueError(f"ForgettingTracker: task {name!r} reads the Learner metric {task!r}, but the Learner's "
                                  f"metrics are {known}: add it to Learner(metrics=...) or pass a function model -> accuracy")
+        if self._model is not None and self._model is self.tracked_model:
+            return  # a later fit of the same run (the next stage of `fit_schedule`): same reference, steps go on
+        self._model = self.tracked_model
+        self.rows, self._steps_done = [], 0
+        self._group_modules = group_modules(self._model, self.groups)
+        self._reference = snapshot(self._model)
+        self._reference_features = [self._features(batch) for batch in self.probe]
         self._measure()
+
+    @property
+    def tracked_model(self) -> nn.Module:
+        "The model being trained; during a cached stage of `fit_schedule` the Learner holds a stand-in around it."
+        model = self.learn.model
+        return model.model if isinstance(model, CachedPrefix) else model
+
+    def reset(self):
+        "Forget the reference and the table: the next fit starts a new run from the model as it is then."
+        self._model, self.rows = None, []
 
     def _features(self, batch) -> dict[str, Tensor]:
         "Per-group features of the current model on one probe batch (hooks live only inside this call)."
-        model = self.learn.model
+        model = self.tracked_model
         batch = _to_device(batch, next(model.parameters()).device)
-        with _evaluating(model), capture_activations(self._group_modules) as store:
-            _, mask = _forward(model, batch)
-        return {name: as_features(t, mask).float().cpu() for name, t in store.items()}
+        with _evaluating(model):
+            return {name: f.float().cpu() for name, f in group_features(model, self._group_modules, batch).items()}
 
     def _log(self, metric: str, name: str, value: float):
         self.rows.append({"step": self._steps_done, "epoch": self._epoch, "metric": metric, "name": name, "value": float(value)})
 
     def _measure(self, epoch_end: bool = False):
-        model = self.learn.model
+        model = self.tracked_model
         if self.probe and self._steps_done == 0:  # the model *is* the reference: CKA is 1 by definition, skip the forward
             for name in self._group_modules:
                 self._log("cka", name, 1.0)
@@ -485,8 +497,8 @@ class ForgettingTracker(Callback):
                     value = next(m for m in self.learn.metrics if m.name == task).value if metrics else None
                     if value is not None: self._log(metric, name, value)
                 elif callables:
-                    with _evaluating(self.learn.model):
-                        self._log(metric, name, task(self.learn.model))
+                    with _evaluating(self.tracked_model):
+                        self._log(metric, name, task(self.tracked_model))
 
     @property
     def _epoch(self) -> float:

@@ -297,20 +297,20 @@ class BertChain:
                 out = module(hidden, attention_mask=self._extended(mask, hidden.dtype))
                 state = (out[0] if isinstance(out, tuple) else out, mask)
         return state
-    def split(self, state) -> list:
+    def split(self, state) -> list:  # each example's real tokens only (left or right padding), in order
         hidden, mask = state
-        return [(h[: int(m.sum())].detach(), ) for h, m in zip(hidden, mask)]
-    def collate(self, pieces: list):
-        lengths = [p[0].shape[0] for p in pieces]
-        hidden = torch.zeros(len(pieces), max(lengths), pieces[0][0].shape[-1], dtype=pieces[0][0].dtype)
-        mask = torch.zeros(len(pieces), max(lengths), dtype=torch.long)
-        for i, (p, n) in enumerate(zip(pieces, lengths)):
-            hidden[i, :n], mask[i, :n] = p[0], 1
-        return hidden, mask
-    def keys(self, input_ids, attention_mask=None, *rest):
-        if attention_mask is None: attention_mask = torch.ones_like(input_ids)
-        input_ids, attention_mask = input_ids.detach().cpu(), attention_mask.detach().cpu()
-        return [_digest(ids[m.bool()]) for ids, m in zip(input_ids, attention_mask)]
+        keep = mask.bool()
+        return [(piece,) for piece in hidden.detach()[keep].split(keep.sum(1).tolist())]
+    def collate(self, pieces: list):   # right-padded again: attention only sees real tokens, so padding side is moot
+        from torch.nn.utils.rnn import pad_sequence
+        hidden = pad_sequence([p[0] for p in pieces], batch_first=True)
+        lengths = torch.tensor([p[0].shape[0] for p in pieces])
+        return hidden, (torch.arange(hidden.shape[1]) < lengths[:, None]).long()
+    def keys(self, input_ids, attention_mask=None, *rest):  # the real token ids of each example
+        import hashlib
+        ids = input_ids.detach().cpu().numpy()
+        keep = np.ones(ids.shape, bool) if attention_mask is None else attention_mask.detach().cpu().numpy().astype(bool)
+        return [hashlib.blake2b(row[k].tobytes(), digest_size=16).digest() for row, k in zip(ids, keep)]
 
 # %% ../nbs/05_unfreezing.ipynb #f23c8e3a
 def model_chain(model: nn.Module):
@@ -426,7 +426,8 @@ class CachedPrefix(nn.Module):
         if not torch.allclose(full, reference, atol=1e-4, rtol=1e-4):
             raise RuntimeError("frozen-prefix caching would change the results: the model's chain of stages does not "
                                f"reproduce its forward (max difference {(full - reference).abs().max():.3g}); "
-                               "fix the model's stages()/chain() or pass cache=False")
+                               "fix the model's stages()/chain() or pass cache=False. Text batches: pad on the right "
+                               "(with left padding an example's position ids depend on its batch)")
 
 # %% ../nbs/05_unfreezing.ipynb #8c67ceb8
 def frozen_boundary(chain, groups: list[LayerGroup], trainable: Iterable[str]) -> int:
