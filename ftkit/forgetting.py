@@ -17,7 +17,7 @@ import torch
 from fastai.callback.core import Callback
 from torch import Tensor, nn
 
-from .similarity import MinibatchCKA, _evaluating, group_features, group_modules, linear_cka
+from .similarity import MinibatchCKA, _evaluating, batch_gram, group_features, group_modules, linear_cka
 from .unfreezing import CachedPrefix
 
 # %% auto #0
@@ -448,7 +448,7 @@ class ForgettingTracker(Callback):
         self.rows, self._steps_done = [], 0
         self._group_modules = group_modules(self._model, self.groups)
         self._reference = snapshot(self._model)
-        self._reference_features = [self._features(batch) for batch in self.probe]
+        self._reference_grams = [{name: batch_gram(f) for name, f in self._features(batch).items()} for batch in self.probe]
         self._measure()
 
     @property
@@ -478,7 +478,7 @@ class ForgettingTracker(Callback):
                 self._log("cka", name, 1.0)
         elif self.probe:
             scores = {}
-            for batch, before in zip(self.probe, self._reference_features):
+            for batch, before in zip(self.probe, self._reference_grams):
                 for name, after in self._features(batch).items():
                     scores.setdefault(name, MinibatchCKA()).update(before[name], after)
             for name, score in scores.items():

@@ -6,14 +6,14 @@
 from __future__ import annotations
 
 from contextlib import contextmanager
-from typing import Callable, Iterable, Iterator
+from typing import Callable, Iterable, Iterator, NamedTuple
 
 import torch
 from torch import Tensor, nn
 
 # %% auto #0
-__all__ = ['gram_linear', 'gram_rbf', 'hsic', 'hsic_unbiased', 'cka', 'linear_cka', 'rbf_cka', 'MinibatchCKA',
-           'capture_activations', 'group_modules', 'as_features', 'group_features', 'layer_cka']
+__all__ = ['gram_linear', 'gram_rbf', 'hsic', 'hsic_unbiased', 'cka', 'linear_cka', 'rbf_cka', 'BatchGram', 'batch_gram',
+           'MinibatchCKA', 'capture_activations', 'group_modules', 'as_features', 'group_features', 'layer_cka']
 
 # %% ../nbs/06_similarity.ipynb #31caff80
 def _as_matrix(
@@ -141,6 +141,24 @@ def rbf_cka(
     return cka(gram_rbf(x, threshold), gram_rbf(y, threshold), debiased)
 
 # %% ../nbs/06_similarity.ipynb #6d24c95b
+class BatchGram(NamedTuple):
+    "One side of a minibatch-CKA update: what `MinibatchCKA.update` needs of one batch's activations."
+    k: Tensor       # zero-diagonal Gram matrix K̃, float64, (batch, batch)
+    colsum: Tensor  # its column sums K̃1
+    hsic: Tensor    # unbiased HSIC(K, K) of this batch
+
+def batch_gram(
+    x: Tensor,  # activations of one batch, shape (batch, ...), batch ≥ 4
+) -> BatchGram:
+    "Prepare one batch's side of a minibatch-CKA update once, to reuse while it does not change (a fixed reference model)."
+    x = _as_matrix(x)
+    if x.shape[0] < 4:
+        raise ValueError(f"minibatch CKA needs batches of at least 4 examples, got {x.shape[0]}: "
+                         "use a larger batch size or drop the last, short batch (drop_last=True)")
+    k = _zero_diagonal(x @ x.T)
+    colsum = k.sum(0)
+    return BatchGram(k, colsum, _hsic_unbiased_terms(k, k, colsum, colsum).cpu())
+
 class MinibatchCKA:
     "Linear CKA accumulated over minibatches: unbiased HSIC summed per batch, normalised once (Nguyen et al. 2021)."
     def __init__(self):
@@ -153,21 +171,20 @@ class MinibatchCKA:
 
     def update(
         self,
-        x: Tensor,  # activations of one batch, shape (batch, ...), batch ≥ 4
-        y: Tensor,  # activations of the same examples in the other layer, shape (batch, ...)
+        x: Tensor | BatchGram,  # activations of one batch, shape (batch, ...), batch ≥ 4; or their `batch_gram`
+        y: Tensor | BatchGram,  # activations of the same examples in the other layer, or their `batch_gram`
     ):
         "Add one batch's three unbiased HSIC estimates."
-        x, y = _check_pair(x, y)
-        if x.shape[0] < 4:
-            raise ValueError(f"minibatch CKA needs batches of at least 4 examples, got {x.shape[0]}: "
-                             "use a larger batch size or drop the last, short batch (drop_last=True)")
-        k, l = _zero_diagonal(x @ x.T), _zero_diagonal(y @ y.T)  # each Gram matrix prepared once for all three terms
-        k_colsum, l_colsum = k.sum(0), l.sum(0)
-        self.hsic_xy = self.hsic_xy + _hsic_unbiased_terms(k, l, k_colsum, l_colsum).cpu()
-        self.hsic_xx = self.hsic_xx + _hsic_unbiased_terms(k, k, k_colsum, k_colsum).cpu()
-        self.hsic_yy = self.hsic_yy + _hsic_unbiased_terms(l, l, l_colsum, l_colsum).cpu()
+        if not isinstance(x, BatchGram) and not isinstance(y, BatchGram):
+            x, y = _check_pair(x, y)
+        x, y = (v if isinstance(v, BatchGram) else batch_gram(v) for v in (x, y))
+        if x.k.shape != y.k.shape:
+            raise ValueError(f"x and y must hold the same examples: got {x.k.shape[0]} and {y.k.shape[0]} rows")
+        self.hsic_xy = self.hsic_xy + _hsic_unbiased_terms(x.k, y.k, x.colsum, y.colsum).cpu()
+        self.hsic_xx = self.hsic_xx + x.hsic
+        self.hsic_yy = self.hsic_yy + y.hsic
         self.num_batches += 1
-        self.num_examples += x.shape[0]
+        self.num_examples += x.k.shape[0]
         return self
 
     def compute(self) -> float:  # CKA over all batches seen
