@@ -290,8 +290,7 @@ def _forward(model: nn.Module, batch):
     if isinstance(batch, dict):
         batch = _trim(batch) if "attention_mask" in batch else batch
         return model(**batch), batch.get("attention_mask")
-    if isinstance(batch, (tuple, list)) and len(batch) >= 3 and batch[0].ndim == 2 and batch[1].shape == batch[0].shape \
-            and not batch[1].is_floating_point():
+    if _text_mask(batch) is not None:  # ftkit's (input_ids, attention_mask, y)
         trimmed = _trim({"input_ids": batch[0], "attention_mask": batch[1]})
         return model(trimmed["input_ids"], trimmed["attention_mask"]), trimmed["attention_mask"]
     if isinstance(batch, (tuple, list)):

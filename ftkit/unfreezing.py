@@ -297,11 +297,11 @@ class BertChain:
                 out = module(hidden, attention_mask=self._extended(mask, hidden.dtype))
                 state = (out[0] if isinstance(out, tuple) else out, mask)
         return state
-    def split(self, state) -> list:  # each example's real tokens only (left or right padding), in order
+    def split(self, state) -> list:  # each example's real tokens only
         hidden, mask = state
         keep = mask.bool()
         return [(piece,) for piece in hidden.detach()[keep].split(keep.sum(1).tolist())]
-    def collate(self, pieces: list):   # right-padded again: attention only sees real tokens, so padding side is moot
+    def collate(self, pieces: list):   # padded on the right (left padding is refused: see `_check`)
         from torch.nn.utils.rnn import pad_sequence
         hidden = pad_sequence([p[0] for p in pieces], batch_first=True)
         lengths = torch.tensor([p[0].shape[0] for p in pieces])
