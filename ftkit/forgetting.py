@@ -27,13 +27,18 @@ __all__ = ['snapshot', 'weight_drift', 'forgetting_measures', 'encode', 'task_ac
 
 # %% ../nbs/07_forgetting.ipynb #5a8dd185
 def snapshot(
-    model: nn.Module,           # the model whose trainable parameters to copy, e.g. the pretrained one
+    model: nn.Module,           # the model whose parameters to copy, e.g. the pretrained one
     exclude: str | None = None,  # regex: parameters whose names match are left out (e.g. "^head\\." for a head to be replaced)
+    trainable_only: bool = False,  # copy only parameters with requires_grad (default: frozen ones too)
 ) -> dict[str, Tensor]:          # parameter name -> detached copy
-    "Copy a model's trainable parameters, e.g. the pretrained weights θ₀ that drift and L2-SP are measured against."
+    "Copy a model's parameters, frozen ones too, e.g. the pretrained weights θ₀ that drift and L2-SP are measured against."
     pattern = re.compile(exclude) if exclude else None
-    return {name: p.detach().clone() for name, p in model.named_parameters()
-            if p.requires_grad and not (pattern and pattern.search(name))}
+    return {name: p.detach().clone() for name, p in _unwrap(model).named_parameters()
+            if (p.requires_grad or not trainable_only) and not (pattern and pattern.search(name))}
+
+def _unwrap(model: nn.Module) -> nn.Module:
+    "The model itself when the Learner holds `fit_schedule`'s caching stand-in (`CachedPrefix`) around it."
+    return model.model if isinstance(model, CachedPrefix) else model
 
 def _group_param_names(model: nn.Module, groups=None) -> dict[str, list[str]]:
     "Group name -> parameter names, from `layer_groups`, a list of `LayerGroup` or a mapping name -> module."
@@ -63,11 +68,15 @@ def weight_drift(
     groups=None,          # None for every layer group (frozen too), a list of `LayerGroup`, or {name: module}
 ) -> dict[str, dict[str, float]]:  # group -> {"relative_l2", "cosine", "num_params"} (NaN where nothing to compare)
     "Relative L2 distance ‖θ−θ₀‖/‖θ₀‖ and cosine similarity to the pretrained weights, per layer group."
+    model = _unwrap(model)
     if isinstance(reference, nn.Module):
         reference = snapshot(reference)
+    return _drift(model, reference, _group_param_names(model, groups))
+
+def _drift(model: nn.Module, reference: dict, names_by_group: dict[str, list[str]]) -> dict[str, dict[str, float]]:
     params = dict(model.named_parameters())
     drift = {}
-    for group, names in _group_param_names(model, groups).items():
+    for group, names in names_by_group.items():
         pairs = [(params[n].detach().flatten(), reference[n].to(params[n].device).flatten()) for n in names
                  if n in reference and reference[n].shape == params[n].shape]
         if not pairs:
@@ -215,11 +224,16 @@ def diagonal_fisher(
         raise ValueError(f"kind must be 'empirical' or 'true', got {kind!r}")
     if method not in ("auto", "vmap", "loop"):
         raise ValueError(f"method must be 'auto', 'vmap' or 'loop', got {method!r}")
-    params = {name: p for name, p in model.named_parameters() if p.requires_grad}
+    # every floating-point parameter, frozen ones too: a source model is often loaded frozen
+    params = {name: p for name, p in model.named_parameters() if p.is_floating_point()}
+    if not params:
+        raise ValueError(f"{type(model).__name__} has no floating-point parameters to estimate a Fisher for")
     fisher = {name: torch.zeros_like(p) for name, p in params.items()}
     count, training = 0, model.training
-    device = next(model.parameters()).device
+    flags = {name: p.requires_grad for name, p in params.items()}
+    device = next(iter(params.values())).device
     model.eval()  # BatchNorm statistics and dropout as at test time
+    for p in params.values(): p.requires_grad_(True)  # the loop's autograd needs them; restored below
     try:
         for index, (x, y, *_) in enumerate(batches):
             if num_batches is not None and index >= num_batches:
@@ -243,6 +257,7 @@ def diagonal_fisher(
             count += len(y)
     finally:
         model.train(training)
+        for name, p in params.items(): p.requires_grad_(flags[name])
     if count == 0:
         raise ValueError("diagonal_fisher got no batches")
     return {name: f / count for name, f in fisher.items()}
@@ -270,8 +285,17 @@ class _PenaltyCallback(Callback):
     "Add `self.penalty(model)` to the loss that is back-propagated, during training only."
     order = 55  # after fastai's own loss-changing callbacks (MixUp), before the backward pass
     def after_loss(self):
-        if self.training:
-            self.learn.loss_grad = self.learn.loss_grad + self.penalty(self.learn.model)
+        if self.training:  # the model itself, also inside `fit_schedule`'s cached stages (parameter names unchanged)
+            self.learn.loss_grad = self.learn.loss_grad + self.penalty(_unwrap(self.learn.model))
+
+    def _on_model(self, tensors: dict[str, Tensor], what: str) -> dict[str, Tensor]:
+        "`tensors` moved to their parameters' device once (not at every step); an error if no name is the model's."
+        params = dict(_unwrap(self.learn.model).named_parameters())
+        if not params.keys() & tensors.keys():
+            raise ValueError(f"{type(self).__name__}: none of the {what}'s {len(tensors)} names {list(tensors)[:3]} is a "
+                             f"parameter of the model being trained ({list(params)[:3]}, ...): take the {what} from a "
+                             "model with the same parameter names (e.g. `snapshot` the pretrained model, not a wrapper)")
+        return {name: t.to(params[name].device) if name in params else t for name, t in tensors.items()}
 
 class L2SP(_PenaltyCallback):
     "fastai callback: add the L2-SP penalty to the training loss."
@@ -284,8 +308,9 @@ class L2SP(_PenaltyCallback):
     ):
         self.reference, self.alpha, self.beta, self.exclude = reference, alpha, beta, exclude
     def before_fit(self):
-        if self.reference is None:
+        if self.reference is None:  # fit_schedule fits once per stage: the first stage's snapshot stays the reference
             self.reference = snapshot(self.learn.model, self.exclude)
+        self.reference = self._on_model(self.reference, "reference")
     def penalty(self, model):
         return l2sp_penalty(model, self.reference, self.alpha, self.beta)
 
@@ -329,6 +354,8 @@ class EWC(_PenaltyCallback):
                   if not (pattern and pattern.search(name))}
         return cls(fisher, snapshot(source_model, exclude), lam)
 
+    def before_fit(self):
+        self.fisher, self.anchor = self._on_model(self.fisher, "Fisher"), self._on_model(self.anchor, "anchor")
     def penalty(self, model):
         return ewc_penalty(model, self.fisher, self.anchor, self.lam)
 
@@ -423,7 +450,7 @@ class ForgettingTracker(Callback):
     def __init__(
         self,
         probe: Sequence | None = None,  # probe batches for CKA (tensors, (x, y) tuples or dicts of inputs, ≥ 4 examples each); None: no CKA
-        sources: dict[str, Callable | str] | None = None,  # source task -> function model -> accuracy, or a Learner metric's name
+        sources: dict[str, Callable] | None = None,  # source task -> function model -> accuracy (called before training too)
         targets: dict[str, Callable | str] | None = None,  # target task -> the same; e.g. {"TREC": "accuracy"} reads the validation
         groups=None,                    # None for every layer group (frozen too), a list of `LayerGroup`, or {name: module of the trained model}
         every: int | None = None,       # measure every `every` training batches; None: at the end of each epoch
@@ -433,6 +460,11 @@ class ForgettingTracker(Callback):
         if every is not None and every < 1:
             raise ValueError(f"every must be a positive number of batches or None (each epoch), got {every}")
         self.probe, self.sources, self.targets = list(probe or []), dict(sources or {}), dict(targets or {})
+        named = [name for name, task in self.sources.items() if not callable(task)]
+        if named:
+            raise ValueError(f"ForgettingTracker: source task(s) {named} need a function model -> accuracy: a Learner "
+                             "metric is computed on the target's validation set, and forgetting needs the source "
+                             "accuracy before training too")
         self.groups, self.every, self.drift, self.csv_path = groups, every, drift, path
         self.reset()
 
@@ -445,8 +477,9 @@ class ForgettingTracker(Callback):
         if self._model is not None and self._model is self.tracked_model:
             return  # a later fit of the same run (the next stage of `fit_schedule`): same reference, steps go on
         self._model = self.tracked_model
-        self.rows, self._steps_done = [], 0
-        self._group_modules = group_modules(self._model, self.groups)
+        self.rows, self._steps_done, self._measured_at = [], 0, None
+        self._group_modules = group_modules(self._model, self.groups)  # CKA: the module whose output stands for a group
+        self._group_params = _group_param_names(self._model, self.groups)  # drift: every parameter of the group
         self._reference = snapshot(self._model)
         self._reference_grams = [{name: batch_gram(f) for name, f in self._features(batch).items()} for batch in self.probe]
         self._measure()
@@ -454,8 +487,7 @@ class ForgettingTracker(Callback):
     @property
     def tracked_model(self) -> nn.Module:
         "The model being trained; during a cached stage of `fit_schedule` the Learner holds a stand-in around it."
-        model = self.learn.model
-        return model.model if isinstance(model, CachedPrefix) else model
+        return _unwrap(self.learn.model)
 
     def reset(self):
         "Forget the reference and the table: the next fit starts a new run from the model as it is then."
@@ -472,7 +504,7 @@ class ForgettingTracker(Callback):
         self.rows.append({"step": self._steps_done, "epoch": self._epoch, "metric": metric, "name": name, "value": float(value)})
 
     def _measure(self, epoch_end: bool = False):
-        model = self.tracked_model
+        model, self._measured_at = self.tracked_model, self._steps_done
         if self.probe and self._steps_done == 0:  # the model *is* the reference: CKA is 1 by definition, skip the forward
             for name in self._group_modules:
                 self._log("cka", name, 1.0)
@@ -484,7 +516,7 @@ class ForgettingTracker(Callback):
             for name, score in scores.items():
                 self._log("cka", name, score.compute())
         if self.drift:
-            for name, values in weight_drift(model, self._reference, self._group_modules).items():
+            for name, values in _drift(model, self._reference, self._group_params).items():
                 self._log("relative_l2", name, values["relative_l2"])
                 self._log("cosine", name, values["cosine"])
         self._evaluate(callables=True, metrics=epoch_end)
@@ -519,7 +551,7 @@ class ForgettingTracker(Callback):
             self._evaluate(callables=False, metrics=True)
 
     def after_fit(self):
-        if self.every is not None and (not self.rows or self.rows[-1]["step"] != self._steps_done):
+        if self.every is not None and self._measured_at != self._steps_done:
             self._measure()  # always end with the final model
         if self.csv_path is not None:
             self.table.to_csv(self.csv_path, index=False)

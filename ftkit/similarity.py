@@ -5,6 +5,8 @@
 # %% ../nbs/06_similarity.ipynb #3dfa1ce9
 from __future__ import annotations
 
+import math
+import warnings
 from contextlib import contextmanager
 from typing import Callable, Iterable, Iterator, NamedTuple
 
@@ -146,6 +148,7 @@ class BatchGram(NamedTuple):
     k: Tensor       # zero-diagonal Gram matrix K̃, float64, (batch, batch)
     colsum: Tensor  # its column sums K̃1
     hsic: Tensor    # unbiased HSIC(K, K) of this batch
+    varies: bool    # False when every example has the same activations (CKA against a constant is undefined)
 
 def batch_gram(
     x: Tensor,  # activations of one batch, shape (batch, ...), batch ≥ 4
@@ -157,7 +160,8 @@ def batch_gram(
                          "use a larger batch size or drop the last, short batch (drop_last=True)")
     k = _zero_diagonal(x @ x.T)
     colsum = k.sum(0)
-    return BatchGram(k, colsum, _hsic_unbiased_terms(k, k, colsum, colsum).cpu())
+    varies = bool((x - x[0]).abs().max() > 1e-6 * x.abs().max())  # relative to float32 rounding of the activations
+    return BatchGram(k, colsum, _hsic_unbiased_terms(k, k, colsum, colsum).cpu(), varies)
 
 class MinibatchCKA:
     "Linear CKA accumulated over minibatches: unbiased HSIC summed per batch, normalised once (Nguyen et al. 2021)."
@@ -167,6 +171,7 @@ class MinibatchCKA:
     def reset(self):
         "Forget all batches seen so far."
         self.hsic_xy = self.hsic_xx = self.hsic_yy = torch.zeros((), dtype=torch.float64)
+        self.x_varies = self.y_varies = False
         self.num_batches, self.num_examples = 0, 0
 
     def update(
@@ -183,14 +188,24 @@ class MinibatchCKA:
         self.hsic_xy = self.hsic_xy + _hsic_unbiased_terms(x.k, y.k, x.colsum, y.colsum).cpu()
         self.hsic_xx = self.hsic_xx + x.hsic
         self.hsic_yy = self.hsic_yy + y.hsic
+        self.x_varies, self.y_varies = self.x_varies or x.varies, self.y_varies or y.varies
         self.num_batches += 1
         self.num_examples += x.k.shape[0]
         return self
 
-    def compute(self) -> float:  # CKA over all batches seen
+    def compute(self) -> float:  # CKA over all batches seen; NaN (with a warning) where it is undefined
         "CKA from the accumulated HSIC terms."
         if self.num_batches == 0:
             raise ValueError("MinibatchCKA.compute() called before any update(x, y)")
+        constant = [side for side, varies in (("x", self.x_varies), ("y", self.y_varies)) if not varies]
+        if constant:  # HSIC(K, K) would be rounding noise around 0, and CKA a meaningless (even infinite) ratio
+            warnings.warn(f"CKA is undefined: the {' and '.join(constant)} activations are the same for every example "
+                          "of every batch seen (a dead or collapsed layer?); returning NaN", RuntimeWarning)
+            return math.nan
+        if not (self.hsic_xx > 0 and self.hsic_yy > 0):
+            warnings.warn("CKA is undefined: an unbiased HSIC(K, K) estimate is not positive (too few examples); "
+                          "returning NaN", RuntimeWarning)
+            return math.nan
         return float(self.hsic_xy / (self.hsic_xx * self.hsic_yy).sqrt())
 
 # %% ../nbs/06_similarity.ipynb #378409ab

@@ -21,6 +21,9 @@ def main(path: str):
     flags = set(get_config().tst_flags.split())
     nb = read_nb(path)
     os.chdir(path.parent)
+    for cell in nb.cells:  # execnb replaces outputs only when a cell prints something: a silent cell kept stale ones
+        if not _skip(cell, flags):
+            cell.outputs = []
     shell = CaptureShell(path.parent, mpl_format="png")  # png at the figure's dpi: small notebooks
     shell.run_all(nb, exc_stop=True, preproc=lambda cell: _skip(cell, flags))
     write_nb(nb, path)
