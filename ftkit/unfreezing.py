@@ -6,6 +6,7 @@
 from __future__ import annotations
 
 import math
+import operator
 from dataclasses import dataclass
 from typing import Callable, Iterable, Sequence
 
@@ -34,8 +35,15 @@ class Stage:
     label: str = ""            # shown in tables and the timeline plot
 
     def __post_init__(self):
-        if not isinstance(self.epochs, int) or self.epochs < 1:
+        try:
+            epochs = None if isinstance(self.epochs, bool) else operator.index(self.epochs)  # numpy integers too
+        except TypeError:
+            epochs = None
+        if epochs is None or epochs < 1:
             raise ValueError(f"a stage needs a whole number of epochs >= 1, got {self.epochs!r}")
+        trainable = (self.trainable,) if isinstance(self.trainable, str) else tuple(self.trainable)  # Stage("head", 1)
+        object.__setattr__(self, "epochs", epochs)
+        object.__setattr__(self, "trainable", trainable)
         if not self.trainable:
             raise ValueError("a stage must train at least one layer group")
 
@@ -98,6 +106,8 @@ def chain_thaw(
 ) -> list[Stage]:
     "Felbo et al. 2017: train the new layers, then each pretrained group alone from the bottom up, then all."
     names = _names(groups)
+    if not 1 <= new_groups < len(names):
+        raise ValueError(f"new_groups must be between 1 and {len(names) - 1} (the groups are {names}), got {new_groups}")
     new, old = names[-new_groups:], names[:-new_groups]
     stages = [Stage(tuple(new), epochs_per_stage, lr_max, label="new layers")]
     stages += [Stage((name,), epochs_per_stage, layer_lr if layer_lr is not None else lr_max, label=name) for name in old]
@@ -159,9 +169,9 @@ def _check_choice(name, value, choices):
         raise ValueError(f"{name} must be one of {choices}, got {value!r}")
 
 def _module_groups(model: nn.Module, groups: list[LayerGroup]) -> dict[str, str | None]:
-    "Module path -> the one group holding all its parameters (None if spread over several); param-less modules inherit from their parent."
+    "Module path -> the one group holding all its parameters (None if spread over several); param-less modules inherit."
     owner = {name: g.name for g in groups for name in g.param_names}
-    result = {}
+    result, orphans = {}, []
     for path, module in model.named_modules():
         names = {owner.get(f"{path}.{n}" if path else n) for n, _ in module.named_parameters()}
         if names:
@@ -169,6 +179,13 @@ def _module_groups(model: nn.Module, groups: list[LayerGroup]) -> dict[str, str 
         else:  # no parameters (dropout, activations): the group of the closest ancestor
             parent = path.rsplit(".", 1)[0] if "." in path else ""
             result[path] = result.get(parent)
+            if result[path] is None and path: orphans.append(path)
+    # a parameter-free module in a container that spans groups (the Dropout of nn.Sequential(Linear, ReLU, Dropout,
+    # Linear)) acts on the input of the next module with parameters, as a head's dropout does: it joins that group
+    order = [path for path, _ in model.named_modules()]
+    for path in orphans:
+        later = (result.get(p) for p in order[order.index(path) + 1:] if any(True for _ in model.get_submodule(p).parameters(recurse=False)))
+        result[path] = next((g for g in later if g is not None), None)
     return result
 
 # %% ../nbs/05_unfreezing.ipynb #e6d4e458
@@ -333,8 +350,13 @@ def model_chain(model: nn.Module):
 # %% ../nbs/05_unfreezing.ipynb #81e9cf09
 class ActivationStore:
     "Per-example activations keyed by content; in memory up to `max_bytes`, then spilled to a memory-mapped file."
-    def __init__(self, max_bytes: int = 2 * 2**30, spill_dir: str | None = None):
-        self.max_bytes, self.spill_dir = max_bytes, spill_dir
+    def __init__(
+        self,
+        max_bytes: int = 2 * 2**30,  # memory for pieces kept where they were computed (GPU memory on a GPU)
+        spill_dir: str | None = None,  # folder of the spill file (default: the system's temporary folder)
+        budget: list | None = None,  # [bytes left], shared by the stores of one run instead of max_bytes each
+    ):
+        self.spill_dir, self.budget = spill_dir, budget if budget is not None else [max_bytes]
         self.memory, self.spilled, self.bytes, self._file, self._offset = {}, {}, 0, None, 0
 
     def __contains__(self, key): return key in self.memory or key in self.spilled
@@ -342,9 +364,9 @@ class ActivationStore:
 
     def put(self, key: bytes, piece: tuple):
         size = sum(t.numel() * t.element_size() for t in piece)
-        if self.bytes + size <= self.max_bytes:
+        if size <= self.budget[0]:
             self.memory[key] = tuple(t.clone() for t in piece)
-            self.bytes += size
+            self.bytes, self.budget[0] = self.bytes + size, self.budget[0] - size
             return
         if self._file is None:
             import tempfile
@@ -353,7 +375,7 @@ class ActivationStore:
         for t in piece:
             array = t.detach().cpu().contiguous().numpy()
             self._file.write(array.tobytes())
-            index.append((self._offset, array.dtype.str, array.shape))
+            index.append((self._offset, array.dtype.str, array.shape, t.device))
             self._offset += array.nbytes
         self.spilled[key] = index
 
@@ -362,21 +384,35 @@ class ActivationStore:
             return self.memory[key]
         self._file.flush()
         pieces = []
-        for offset, dtype, shape in self.spilled[key]:
+        for offset, dtype, shape, device in self.spilled[key]:
             mapped = np.memmap(self._file.name, dtype=np.dtype(dtype), mode="r", offset=offset, shape=shape)
-            pieces.append(torch.from_numpy(np.array(mapped)))
+            pieces.append(torch.from_numpy(np.array(mapped)).to(device))  # back where it came from: batches collate
         return tuple(pieces)
 
     def close(self):
+        "Free the memory (back to the shared budget) and delete the spill file."
         if self._file is not None: self._file.close()
-        self.memory, self.spilled, self._file = {}, {}, None
+        self.budget[0] += self.bytes
+        self.memory, self.spilled, self._file, self.bytes = {}, {}, None, 0
+
+class _Stores(dict):
+    "The activation stores of one schedule run, one per boundary, sharing one memory budget; `close()` frees them all."
+    def __init__(self, max_bytes: int = 2 * 2**30, spill_dir: str | None = None):
+        super().__init__()
+        self.budget, self.spill_dir = [max_bytes], spill_dir
+    def of(self, boundary: int) -> ActivationStore:
+        if boundary not in self: self[boundary] = ActivationStore(spill_dir=self.spill_dir, budget=self.budget)
+        return self[boundary]
+    def close(self):
+        for store in self.values(): store.close()
+        self.clear()
 
 # %% ../nbs/05_unfreezing.ipynb #df95aa9c
 class CachedPrefix(nn.Module):
     "Stands in for `model` during a stage: runs the frozen prefix once per distinct input, then only the trainable suffix."
     def __init__(
         self, model: nn.Module, chain, boundary: int,
-        stores: dict,               # boundary -> ActivationStore, shared across stages
+        stores: dict,               # boundary -> ActivationStore, shared across stages (fit_schedule passes one run's)
         also_store: Sequence[int] = (),  # lower boundaries later stages will need: filled in the same pass
         check: bool = True,         # verify on the first batch that the chain reproduces model(x)
     ):
@@ -388,7 +424,7 @@ class CachedPrefix(nn.Module):
     def _prefix_pieces(self, inputs) -> list:
         "Per-example activations at the boundary: from the store, or computed (no grad; frozen groups are in eval mode) and stored."
         keys = self.chain.keys(*inputs)
-        store = self.stores.setdefault(self.boundary, ActivationStore())
+        store = self._store(self.boundary)
         missing = [i for i, k in enumerate(keys) if k not in store]
         self.hits += len(keys) - len(missing)
         self.misses += len(missing)
@@ -397,18 +433,24 @@ class CachedPrefix(nn.Module):
                 state, position = self.chain.start(*inputs), 0
                 for stop in self.also_store + [self.boundary]:
                     state, position = self.chain.run(state, position, stop), stop
-                    target = self.stores.setdefault(stop, ActivationStore())
+                    target = self._store(stop)
                     pieces = self.chain.split(state)
                     for i in missing:
                         if keys[i] not in target:
                             target.put(keys[i], pieces[i] if isinstance(pieces[i], tuple) else (pieces[i],))
         return [store.get(k) for k in keys]
 
+    def _store(self, boundary: int) -> ActivationStore:
+        return self.stores.of(boundary) if isinstance(self.stores, _Stores) else self.stores.setdefault(boundary, ActivationStore())
+
     def _state(self, pieces, device):
         state = self.chain.collate(pieces)
         return tuple(s.to(device) for s in state) if isinstance(state, tuple) else state.to(device)
 
     def forward(self, *inputs):
+        if not all(isinstance(x, torch.Tensor) for x in inputs):
+            raise TypeError(f"frozen-prefix caching needs the model's inputs as tensors, got {[type(x).__name__ for x in inputs]}: "
+                            "give the model positional tensor inputs (a dict batch: unpack it in the model), or pass cache=False")
         pieces = self._prefix_pieces(inputs)
         if self.check:  # once per stage, on a few examples: cheap insurance that the chain is the model
             few = 4
@@ -427,7 +469,8 @@ class CachedPrefix(nn.Module):
             raise RuntimeError("frozen-prefix caching would change the results: the model's chain of stages does not "
                                f"reproduce its forward (max difference {(full - reference).abs().max():.3g}); "
                                "fix the model's stages()/chain() or pass cache=False. Text batches: pad on the right "
-                               "(with left padding an example's position ids depend on its batch)")
+                               "(with left padding an example's position ids depend on its batch). Or the frozen "
+                               "layers changed after their activations were stored (weights loaded during a stage?)")
 
 # %% ../nbs/05_unfreezing.ipynb #8c67ceb8
 def frozen_boundary(chain, groups: list[LayerGroup], trainable: Iterable[str]) -> int:
@@ -435,19 +478,31 @@ def frozen_boundary(chain, groups: list[LayerGroup], trainable: Iterable[str]) -
     trainable_ids = {id(p) for g in groups if g.name in set(trainable) for p in g.params}
     for index, module in enumerate(chain.modules):
         if any(id(p) in trainable_ids for p in module.parameters()):
-            return index
-    return len(chain.modules)
+            break
+    else:
+        return len(chain.modules)
+    # a parameter-free dropout right before the first trainable stage acts on that stage's input (as a head's
+    # dropout does): it belongs to the trainable top and runs at every step, not once into the cache
+    while index > 0 and not any(True for _ in chain.modules[index - 1].parameters()) \
+            and any(_has_dropout(m) for m in chain.modules[index - 1].modules()):
+        index -= 1
+    return index
 
 def _has_dropout(module: nn.Module) -> bool:
     "A dropout layer, or a module that keeps a dropout probability for functional dropout (Hugging Face attention)."
     if isinstance(module, DROPOUT_TYPES): return module.p > 0
     return any(isinstance(v, float) and v > 0 for k, v in vars(module).items() if "dropout" in k)
 
-def _refuse_unsafe(model, chain, boundary, norm, dropout, dls=None):
+def _refuse_unsafe(model, chain, boundary, norm, dropout, dls=None, hooked=()):
     prefix = [m for module in chain.modules[:boundary] for m in module.modules()]
     reasons = []
-    if dropout == "on" and any(_has_dropout(m) for m in prefix):
-        reasons.append("dropout is on in the frozen prefix (dropout='on')")
+    evaluating = {id(m) for m in hooked}  # modules `set_trainable` keeps in eval mode
+    active = [m for m in prefix if _has_dropout(m) and id(m) not in evaluating]
+    if active:
+        paths = {id(m): path for path, m in model.named_modules()}
+        names = ", ".join(paths.get(id(m), type(m).__name__) or type(m).__name__ for m in active[:3])
+        reasons.append(f"dropout is active in the frozen prefix ({names}{', ...' if len(active) > 3 else ''}"
+                       f"{'; dropout=' + repr(dropout) if dropout == 'on' else ''})")
     if norm == "train" and any(isinstance(m, NORM_TYPES) for m in prefix):
         reasons.append("norm layers train in the frozen prefix (norm='train')")
     if dls is not None:
@@ -463,7 +518,7 @@ def _refuse_unsafe(model, chain, boundary, norm, dropout, dls=None):
                          "(or cache='force' to cache anyway, accepting different results)")
 
 # %% ../nbs/05_unfreezing.ipynb #44b5785e
-def _stage_cache(model, groups, trainable, later_stages, stores: dict, cache, norm, dropout, dls=None):
+def _stage_cache(model, groups, trainable, later_stages, stores: _Stores, cache, norm, dropout, dls=None, hooked=()):
     "The `CachedPrefix` for one stage, or None (caching off, or nothing frozen at the bottom); drops stale stores."
     if not cache: return None
     chain = model_chain(model)
@@ -472,7 +527,7 @@ def _stage_cache(model, groups, trainable, later_stages, stores: dict, cache, no
         stores.pop(k).close()  # a stage below k trains now: those activations go stale
     if boundary == 0: return None
     if cache != "force":
-        _refuse_unsafe(model, chain, boundary, norm, dropout, dls)
+        _refuse_unsafe(model, chain, boundary, norm, dropout, dls, hooked)
     return CachedPrefix(model, chain, boundary, stores, also_store=_later_boundaries(model, groups, later_stages))
 
 def _cache_stats(cached, cache) -> dict:
@@ -522,44 +577,68 @@ def fit_schedule(
     auto_rgn: bool = False,     # scale each tensor's update by its relative gradient norm (Lee et al. 2023)
     fit: str | Callable = "one_cycle",  # how a stage trains: "one_cycle", or fit(learn, epochs, lr, cbs=[...], **fit_kwargs), e.g. STLR
     groups: list[LayerGroup] | None = None,  # default: layer_groups(learn.model, include_frozen=True)
+    cache_memory: int = 2 * 2**30,  # bytes of cached activations kept in memory (all boundaries together); the rest spills to disk
+    spill_dir: str | None = None,   # folder for spilled activations (default: the system's temporary folder)
 ) -> pd.DataFrame:              # one row per epoch: stage, per-group learning rate (0 = frozen), losses, metrics
     "Run `schedule` in a fastai `Learner`, one-cycle training per stage by default; return the per-epoch timeline."
     import fastai.callback.all  # noqa: F401 -- registers Learner.fit_one_cycle
     from fastai.callback.core import Callback
     _check_choice("opt_state", opt_state, ("keep", "clear"))
     groups = groups or layer_groups(learn.model, include_frozen=True)
+    _check_schedule(schedule, groups)
     if learn.opt is None: learn.create_opt()
     if len(learn.opt.param_lists) != len(groups):
         raise ValueError(f"the Learner's optimizer has {len(learn.opt.param_lists)} parameter groups but the model has "
                          f"{len(groups)} layer groups: build the Learner with splitter=ftkit.groups.splitter")
     peak = type("PeakLR", (_PeakLR, Callback), {})()
-    rows = []
-    for index, stage in enumerate(schedule):
-        state = set_trainable(learn.model, groups, stage.trainable, norm, dropout)
-        if opt_state == "clear": learn.opt.clear_state()
-        stores = learn.__dict__.setdefault("_ftkit_activation_stores", {})  # kept across fit_schedule calls
-        model = learn.model
-        cached = _stage_cache(model, groups, stage.trainable, schedule[index + 1:], stores, cache, norm, dropout, learn.dls)
-        if cached is not None: learn.model = cached  # same parameters, so the optimizer is unchanged
-        try:
-            lr = stage.lr_max if stage.lr_max is not None else lr_max
-            cbs = [peak] + ([_auto_rgn_callback([p for g in groups for p in g.params])] if auto_rgn else [])
-            if fit == "one_cycle":
-                learn.fit_one_cycle(stage.epochs, lr, cbs=cbs, **dict(stage.fit_kwargs))
-            else:
-                fit(learn, stage.epochs, lr, cbs=cbs, **dict(stage.fit_kwargs))
-            metric_names = [m.name for m in learn.metrics]
-            for epoch_values, peak_lrs in zip(learn.recorder.values[-stage.epochs:], peak.peaks[-stage.epochs:]):
-                values = dict(zip(["train_loss", "valid_loss", *metric_names], map(float, epoch_values)))
-                losses = {k: values[k] for k in ("train_loss", "valid_loss") if k in values}
-                metrics = {k: values[k] for k in metric_names if k in values}
-                rows.append({**_epoch_record(index, stage, len(rows), groups, stage.trainable, peak_lrs, losses, metrics),
-                             **_cache_stats(cached, cache)})
-        finally:
-            learn.model = model
-            state.remove()
-    set_trainable(learn.model, groups, [g.name for g in groups]).remove()  # leave the model fully trainable
+    rows, model = [], learn.model
+    flags = [(p, p.requires_grad) for p in model.parameters()]
+    stores = _Stores(cache_memory, spill_dir)  # this call's: activations never outlive the weights they came from
+    try:
+        for index, stage in enumerate(schedule):
+            state = set_trainable(model, groups, stage.trainable, norm, dropout)
+            try:
+                if opt_state == "clear": learn.opt.clear_state()
+                cached = _stage_cache(model, groups, stage.trainable, schedule[index + 1:], stores, cache, norm, dropout,
+                                      learn.dls, state.hooked)
+                if cached is not None: learn.model = cached  # same parameters, so the optimizer is unchanged
+                lr = stage.lr_max if stage.lr_max is not None else lr_max
+                cbs = [peak] + ([_auto_rgn_callback([p for g in groups for p in g.params])] if auto_rgn else [])
+                if fit == "one_cycle":
+                    learn.fit_one_cycle(stage.epochs, lr, cbs=cbs, **dict(stage.fit_kwargs))
+                else:
+                    fit(learn, stage.epochs, lr, cbs=cbs, **dict(stage.fit_kwargs))
+                for epoch_values, peak_lrs in zip(learn.recorder.values[-stage.epochs:], peak.peaks[-stage.epochs:]):
+                    losses, metrics = _recorded(learn, epoch_values)
+                    rows.append({**_epoch_record(index, stage, len(rows), groups, stage.trainable, peak_lrs, losses, metrics),
+                                 **_cache_stats(cached, cache)})
+            finally:
+                learn.model = model
+                state.remove()
+    finally:
+        stores.close()
+        for p, flag in flags: p.requires_grad_(flag)  # as before the call: a parameter you froze stays frozen
     return pd.DataFrame(rows)
+
+def _recorded(learn, epoch_values) -> tuple[dict, dict]:
+    "One epoch of fastai's Recorder as (losses, metrics), by the Recorder's own column names."
+    names = [n for n in learn.recorder.metric_names[1:] if n != "time"]
+    values = dict(zip(names, map(float, epoch_values)))
+    losses = {k: values[k] for k in ("train_loss", "valid_loss") if k in values}
+    return losses, {k: v for k, v in values.items() if k not in losses}
+
+def _check_schedule(schedule, groups):
+    "Every stage a `Stage` naming known groups, checked before anything trains."
+    if not schedule:
+        raise ValueError("the schedule has no stages: build one with e.g. gradual_unfreezing(layer_groups(model))")
+    known = [g.name for g in groups]
+    for index, stage in enumerate(schedule):
+        if not isinstance(stage, Stage):
+            raise TypeError(f"stage {index} is a {type(stage).__name__}, not a Stage")
+        unknown = [t for t in stage.trainable if t not in known]
+        if unknown:
+            raise ValueError(f"stage {index} ({stage.label or 'unlabelled'}) names unknown layer group(s) {unknown}; "
+                             f"the groups are {known}")
 
 # %% ../nbs/05_unfreezing.ipynb #1a3c44ae
 class AutoRGN:
@@ -570,9 +649,12 @@ class AutoRGN:
     def before_step(self):
         "Call after backward, before optimizer.step(): record RGN scales and current weights."
         live = [p for p in self.params if p.requires_grad and p.grad is not None]
-        rgn = torch.stack([p.grad.norm() / (p.detach().norm() + self.eps) for p in live]) if live else torch.zeros(0)
-        top = rgn.max() if len(rgn) else torch.tensor(1.0)
-        self.scales = {p: (r / (top + self.eps)).item() for p, r in zip(live, rgn)}
+        norms = [p.detach().norm() for p in live]
+        # a tensor at zero (a zero-initialised bias, LoRA's B) has no relative scale: it takes full steps and stays
+        # out of the normalisation, which its infinite ratio would otherwise take over (stopping every other tensor)
+        rgn = {p: p.grad.norm() / n for p, n in zip(live, norms) if n > self.eps}
+        top = torch.stack(list(rgn.values())).max() if rgn else torch.tensor(1.0)
+        self.scales = {p: (rgn[p] / (top + self.eps)).item() if p in rgn else 1.0 for p in live}
         self.saved = {p: p.detach().clone() for p in live}
 
     @torch.no_grad()
@@ -596,7 +678,10 @@ def _auto_rgn_callback(params):
 # %% ../nbs/05_unfreezing.ipynb #ddecfbf4
 def _batches(loader, device):
     for batch in loader:
-        *inputs, target = batch if isinstance(batch, (tuple, list)) else (batch,)
+        if not isinstance(batch, (tuple, list)) or len(batch) < 2 or not all(isinstance(x, torch.Tensor) for x in batch):
+            raise TypeError(f"train_schedule needs batches as (inputs..., target) tuples of tensors, got "
+                            f"{type(batch).__name__}: wrap the loader, e.g. ((b['input_ids'], b['labels']) for b in loader)")
+        *inputs, target = batch
         yield [x.to(device) for x in inputs], target.to(device)
 
 def train_schedule(
@@ -617,19 +702,41 @@ def train_schedule(
     groups: list[LayerGroup] | None = None,
     device=None,                    # default: the model's device
     progress: bool = False,         # a fastprogress bar over epochs
+    cache_memory: int = 2 * 2**30,  # as in `fit_schedule`
+    spill_dir: str | None = None,
 ) -> pd.DataFrame:                  # one row per epoch, as `fit_schedule`
     "Run `schedule` in a plain PyTorch loop with one-cycle learning rates per stage; return the per-epoch timeline."
     _check_choice("opt_state", opt_state, ("keep", "clear"))
     groups = groups or layer_groups(model, include_frozen=True)
+    _check_schedule(schedule, groups)
+    for index, stage in enumerate(schedule):
+        unknown = sorted(set(dict(stage.fit_kwargs)) - {"pct_start", "div", "div_final"})
+        if unknown:
+            raise ValueError(f"stage {index}: train_schedule's one-cycle takes pct_start, div and div_final, not {unknown}")
     device = device or next(model.parameters()).device
     opt = optimizer([{"params": g.params, "name": g.name} for g in groups], lr=1e-3, betas=(0.95, 0.99),
                     weight_decay=weight_decay)
-    stores, rows = {}, []
+    stores, rows = _Stores(cache_memory, spill_dir), []
+    flags = [(p, p.requires_grad) for p in model.parameters()]
     bar = _epoch_bar(sum(s.epochs for s in schedule), progress)
-    for index, stage in enumerate(schedule):
-        state = set_trainable(model, groups, stage.trainable, norm, dropout)
+    try:
+        for index, stage in enumerate(schedule):
+            _train_stage(model, groups, schedule, index, opt, opt_state, train_loader, valid_loader, loss_func, metric,
+                         lr_max, norm, dropout, cache, stores, auto_rgn, device, rows, bar)
+    finally:
+        stores.close()
+        for p, flag in flags: p.requires_grad_(flag)  # as before the call
+    return pd.DataFrame(rows)
+
+def _train_stage(model, groups, schedule, index, opt, opt_state, train_loader, valid_loader, loss_func, metric,
+                 lr_max, norm, dropout, cache, stores, auto_rgn, device, rows, bar):
+    "One stage of `train_schedule`: freeze, (cache), one-cycle epochs, a timeline row per epoch; hooks removed on any exit."
+    stage = schedule[index]
+    state = set_trainable(model, groups, stage.trainable, norm, dropout)
+    try:
         if opt_state == "clear": opt.state.clear()
-        cached = _stage_cache(model, groups, stage.trainable, schedule[index + 1:], stores, cache, norm, dropout)
+        cached = _stage_cache(model, groups, stage.trainable, schedule[index + 1:], stores, cache, norm, dropout,
+                              hooked=state.hooked)
         forward = cached if cached is not None else model
         kwargs = dict(stage.fit_kwargs)
         lrs = group_lrs(len(groups), stage.lr_max if stage.lr_max is not None else lr_max)
@@ -637,31 +744,27 @@ def train_schedule(
             opt, max_lr=lrs, total_steps=stage.epochs * len(train_loader), pct_start=kwargs.get("pct_start", 0.25),
             div_factor=kwargs.get("div", 25.0), final_div_factor=kwargs.get("div_final", 1e5))
         rgn = AutoRGN([p for g in groups for p in g.params]) if auto_rgn else None
-        try:
-            for _ in range(stage.epochs):
-                model.train()
-                total, count, peak = 0.0, 0, [0.0] * len(groups)
-                for inputs, target in _batches(train_loader, device):
-                    loss = loss_func(forward(*inputs), target)
-                    opt.zero_grad(set_to_none=True)
-                    loss.backward()
-                    _check_finite(loss, index, len(rows))
-                    if rgn: rgn.before_step()
-                    opt.step()
-                    if rgn: rgn.after_step()
-                    peak = [max(a, g["lr"]) for a, g in zip(peak, opt.param_groups)]
-                    scheduler.step()
-                    total, count = total + loss.item() * len(target), count + len(target)
-                losses = {"train_loss": total / max(count, 1)}
-                metrics = _evaluate(forward, model, valid_loader, loss_func, metric, device) if valid_loader else {}
-                rows.append(_epoch_record(index, stage, len(rows), groups, stage.trainable, peak, losses, metrics))
-                rows[-1].update(_cache_stats(cached, cache))
-                bar.update(len(rows))
-        finally:
-            state.remove()
-    set_trainable(model, groups, [g.name for g in groups]).remove()
-    for store in stores.values(): store.close()
-    return pd.DataFrame(rows)
+        for _ in range(stage.epochs):
+            model.train()
+            total, count, peak = 0.0, 0, [0.0] * len(groups)
+            for inputs, target in _batches(train_loader, device):
+                loss = loss_func(forward(*inputs), target)
+                opt.zero_grad(set_to_none=True)
+                loss.backward()
+                _check_finite(loss, index, len(rows))
+                if rgn: rgn.before_step()
+                opt.step()
+                if rgn: rgn.after_step()
+                peak = [max(a, g["lr"]) for a, g in zip(peak, opt.param_groups)]
+                scheduler.step()
+                total, count = total + loss.item() * len(target), count + len(target)
+            losses = {"train_loss": total / max(count, 1)}
+            metrics = _evaluate(forward, model, valid_loader, loss_func, metric, device) if valid_loader else {}
+            rows.append(_epoch_record(index, stage, len(rows), groups, stage.trainable, peak, losses, metrics))
+            rows[-1].update(_cache_stats(cached, cache))
+            bar.update(len(rows))
+    finally:
+        state.remove()
 
 # %% ../nbs/05_unfreezing.ipynb #d04e75f5
 def _check_finite(loss, stage, epoch):

@@ -96,6 +96,23 @@ def test_cached_prefix_spills_cuda_activations_and_reproduces_the_model():
     stores[boundary].close()
 
 
+def test_cached_prefix_batches_mixing_memory_and_spilled_pieces_on_cuda():
+    "Pieces kept in GPU memory and pieces read back from the spill file (CPU) end up in one batch."
+    from ftkit.unfreezing import ActivationStore, CachedPrefix, model_chain
+    model = tiny_bert().to(CUDA).eval()
+    chain = model_chain(model)
+    boundary = len(chain.modules) - 1
+    stores = {boundary: ActivationStore(max_bytes=10_000)}  # room for a few examples; the others spill
+    cached = CachedPrefix(model, chain, boundary, stores)
+    batches = [(ids.to(CUDA), mask.to(CUDA)) for ids, mask, _ in token_batches(2)]
+    for ids, mask in batches + batches:  # misses, then hits from both places
+        torch.testing.assert_close(cached(ids, mask), model(ids, mask), rtol=1e-5, atol=1e-5)
+    store = stores[boundary]
+    assert store.memory and store.spilled, (len(store.memory), len(store.spilled))
+    assert all(t.device.type == CUDA.type for key in store.spilled for t in store.get(key))
+    store.close()
+
+
 def synthetic_cuda_learner(**kwargs):
     from ftkit.core import synthetic_learner
     from ftkit.groups import splitter
