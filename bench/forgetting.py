@@ -187,7 +187,7 @@ def bench_tracker_minilm(repeats: int, train_size: int = 2000, valid_size: int =
     def run(with_tracker: bool, evaluations: bool = False) -> float:
         seed_everything(0)
         model, _ = minilm_classifier(6)
-        dls = DataLoaders(text_dataloader(train, tokenizer, 32, shuffle=True), text_dataloader(valid, tokenizer, 64),
+        dls = DataLoaders(text_dataloader(train, tokenizer, 32, shuffle=True), text_dataloader(valid, tokenizer, 64, bucket=True),
                           device=torch.device("cpu"))
         cbs = [TimedTracker(probe=probe, targets={"TREC": "accuracy"},
                             sources={"MR (200 sentences)": source_accuracy} if evaluations else None)] if with_tracker else []

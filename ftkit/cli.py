@@ -8,6 +8,7 @@ from __future__ import annotations
 import argparse
 import time
 from dataclasses import replace
+from pathlib import Path
 
 # %% auto #0
 __all__ = ['seed', 'parser', 'main']
@@ -17,7 +18,12 @@ def _demo(args) -> int:
     from ftkit.demo import DemoConfig, run_demo, save_demo, summarize_demo
     config = DemoConfig()
     if args.seeds is not None:
+        if len(set(args.seeds)) != len(args.seeds):
+            raise SystemExit(f"ftkit demo: --seeds {' '.join(map(str, args.seeds))} repeats a seed; give distinct seeds")
         config = replace(config, seeds=tuple(args.seeds))
+    out = Path(args.out)
+    if out.exists() and not out.is_dir():  # before the run, not after it: a run's results are never thrown away
+        raise SystemExit(f"ftkit demo: --out {out} is a file; give a folder (it is created if missing)")
     print(f"ftkit demo: {config}", flush=True)
     start = time.perf_counter()
     results = run_demo(config, progress=True)

@@ -260,6 +260,8 @@ def download_file(
                 raise ChecksumError(f"{dest.name}: SHA-256 mismatch for the download from {url}: expected {sha256}, "
                                     f"got {digest.hexdigest()}. The download was deleted; the server may serve a "
                                     "different or damaged file (try again, or another mirror via FTKIT_DATA_MIRROR).")
+            umask = os.umask(0); os.umask(umask)
+            os.chmod(tmp, 0o666 & ~umask)  # mkstemp's 0600 would hide the file from colleagues sharing FTKIT_DATA
             os.replace(tmp, dest)
         except BaseException:  # KeyboardInterrupt included: never leave the temporary file behind
             Path(tmp).unlink(missing_ok=True)
@@ -631,6 +633,21 @@ def text_dataset_from_files(
 # %% ../nbs/01_data.ipynb #4c7ead82
 _IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".bmp", ".gif", ".webp", ".tif", ".tiff"}
 
+def _to_8bit(image, path):
+    "16-bit and float images scaled to 8 bits (PIL's convert would clip them to black and white)."
+    from PIL import Image
+    if image.mode not in ("I;16", "I;16L", "I;16B", "I", "F"):
+        return image
+    array = np.asarray(image, dtype=np.float64)
+    if image.mode.startswith("I") and array.min() >= 0 and array.max() <= 65535:
+        array = array / 257  # 0..65535 -> 0..255
+    elif image.mode == "F" and array.min() >= 0 and array.max() <= 1:
+        array = array * 255
+    else:
+        raise ValueError(f"{path}: a {image.mode} image with values {array.min():g}..{array.max():g}; convert it to "
+                         "8- or 16-bit (or float in [0, 1]) first")
+    return Image.fromarray(np.round(array).astype(np.uint8), mode="L")
+
 def _read_image_folder(folder: Path, channels: int, size: int | tuple | None) -> tuple:
     from PIL import Image
     class_dirs = sorted(p for p in folder.iterdir() if p.is_dir() and not p.name.startswith("."))
@@ -643,7 +660,7 @@ def _read_image_folder(folder: Path, channels: int, size: int | tuple | None) ->
             raise ValueError(f"class folder {class_dir} has no images (looked for {sorted(_IMAGE_SUFFIXES)})")
         for path in files:
             with Image.open(path) as image:
-                image = image.convert("L" if channels == 1 else "RGB")
+                image = _to_8bit(image, path).convert("L" if channels == 1 else "RGB")
                 if size is not None:
                     image = image.resize((size, size) if isinstance(size, int) else (size[1], size[0]), Image.BILINEAR)
                 array = np.asarray(image, dtype=np.uint8)
@@ -752,6 +769,10 @@ class TokenizedTexts(torch.utils.data.Dataset):
         tokenizer,            # a Hugging Face tokenizer
         max_length: int = 128,  # truncate longer texts (tokens, special tokens included)
     ):
+        special = tokenizer.num_special_tokens_to_add() if hasattr(tokenizer, "num_special_tokens_to_add") else 0
+        if max_length <= special:
+            raise ValueError(f"max_length={max_length} leaves no room for text: the tokenizer adds {special} special "
+                             f"tokens; use max_length > {special}")
         self.input_ids = tokenizer(frame.text.tolist(), truncation=True, max_length=max_length)["input_ids"]
         self.labels = torch.tensor(frame.label.to_numpy(), dtype=torch.long)  # a copy: pandas' arrays are read-only
         self.pad_id = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else 0
@@ -800,11 +821,13 @@ def text_dataloader(
     batch_size: int = 32,       # examples per batch
     shuffle: bool = False,      # True for training
     max_length: int = 128,      # truncate longer texts
-    bucket: bool = True,        # length-bucketed batches (False: plain random/sequential batches)
+    bucket: bool | None = None, # length-bucketed batches; default: for training (shuffle=True) only, so an
+                                # evaluation loader keeps the data-set order (predictions line up with rows)
     pad_to: int | None = None,  # fixed padding length instead of dynamic padding
     seed: int = 0,              # seed of the batch order
 ) -> DataLoader:                # yields (input_ids (b, L), attention_mask (b, L), labels (b,))
     "A torch `DataLoader` over a tokenized text split, with bucketing and dynamic padding."
+    bucket = shuffle if bucket is None else bucket
     return _text_loader(TokenizedTexts(frame, tokenizer, max_length), batch_size, shuffle, bucket, pad_to, seed)
 
 def _valid_split(dataset: Dataset, valid: str):

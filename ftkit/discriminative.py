@@ -89,8 +89,15 @@ def param_groups(
     include_frozen: bool = False,   # also add frozen parameters (so a later unfreeze trains them with this optimizer)
 ) -> list[dict]:                    # torch optimizer param groups: params, param_names, lr, weight_decay, name, layer_group
     "Optimizer param groups with each layer group's real learning rate, named, norms and biases without weight decay."
-    groups = layer_groups(model, granularity, patterns, include_frozen)
-    rates = group_lrs(groups, lr, factor, decay)
+    # the ladder runs over every group, frozen ones too, as fastai's and `group_lrs(model)` do: freezing the stem
+    # must not move the other groups' rates; a list with one rate per trainable group is taken as it is
+    everything = layer_groups(model, granularity, patterns, include_frozen=True)
+    groups = everything if include_frozen else layer_groups(model, granularity, patterns, False)
+    if isinstance(lr, (list, tuple)) and len(lr) == len(groups) != len(everything):
+        rates = group_lrs(groups, lr, factor, decay)
+    else:
+        rate_of = dict(zip([g.name for g in everything], group_lrs(everything, lr, factor, decay)))
+        rates = [rate_of[g.name] for g in groups]
     skip = no_decay_names(model) if weight_decay else set()
     result = []
     for group, rate in zip(groups, rates):
@@ -262,7 +269,9 @@ def fused_adamw(
     eps: float = 1e-5,      # fastai's default, not PyTorch's 1e-8
     wd: float = 0.01,       # decoupled weight decay, as fastai's Adam
 ):
-    "fastai `opt_func`: PyTorch's fused AdamW with fastai's Adam defaults (the same update, far fewer kernel launches)."
+    "fastai `opt_func`: PyTorch's fused AdamW with fastai's Adam update and defaults, far fewer kernel launches."
+    # One difference: fastai's `OptimWrapper` cannot tell torch which parameters skip weight decay, so biases and
+    # norm weights are decayed too, as fastai's own Adam does only with `Learner(wd_bn_bias=True)`.
     from fastai.optimizer import OptimWrapper
     kwargs = dict(lr=lr, betas=(mom, sqr_mom), eps=eps, weight_decay=wd)
     try:

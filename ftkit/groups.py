@@ -171,11 +171,12 @@ def _awd_lstm_plan(model: nn.Module, granularity: str) -> list[tuple[str, list[s
 # %% ../nbs/03_groups.ipynb #3f30b287
 def _torchvision_kind(module: nn.Module) -> str | None:
     "'resnet', 'regnet', 'features' or 'vit' for a torchvision classifier, else None."
-    if "torchvision" not in sys.modules or not type(module).__module__.startswith("torchvision.models"): return None
+    if "torchvision" not in sys.modules: return None
     from torchvision.models import RegNet, ResNet, VisionTransformer
-    if isinstance(module, ResNet): return "resnet"
+    if isinstance(module, ResNet): return "resnet"  # subclasses too
     if isinstance(module, RegNet): return "regnet"
     if isinstance(module, VisionTransformer): return "vit"
+    if not type(module).__module__.startswith("torchvision.models"): return None
     if isinstance(getattr(module, "features", None), nn.Sequential): return "features"
     return None
 
@@ -212,15 +213,40 @@ def _torchvision_plan(model: nn.Module, granularity: str) -> list[tuple[str, lis
     return groups + ([(_top_level_name(rest), rest)] if rest else [])
 
 # %% ../nbs/03_groups.ipynb #e775c847
+def _unwrap_single(module: nn.Module, path: str) -> tuple[nn.Module, str]:
+    "Go down through containers holding one parameter-holding child and no parameters of their own."
+    while not any(True for _ in module.parameters(recurse=False)):
+        children = _children_with_params(module)
+        if len(children) != 1: break
+        name, module = children[0]
+        path = f"{path}.{name}" if path else name
+    return module, path
+
+def _body_plan(body: nn.Module, path: str, granularity: str) -> list[tuple[str, list[str]]] | None:
+    "A Sequential body cut from a classifier (fastai's `create_body`): a stem of plain layers, then one group per stage."
+    body, path = _unwrap_single(body, path)
+    children = _children_with_params(body)
+    if not isinstance(body, nn.Sequential) or len(children) < 3 or not any(_children_with_params(c) for _, c in children):
+        return None  # not a chain of stages: leave it one group
+    plan, stem = [], []
+    for name, child in children:
+        child_path = f"{path}.{name}"
+        if not _children_with_params(child) and not plan:
+            stem.append(child_path)  # conv1, bn1 before the first stage
+            continue
+        if stem: plan, stem = [("+".join(stem), stem)], []
+        plan += _stage_or_blocks(child, child_path, granularity)
+    return plan + ([("+".join(stem), stem)] if stem else [])
+
 def _fallback_plan(model: nn.Module, granularity: str) -> list[tuple[str, list[str]]]:
-    "One group per parameter-holding child, lists of blocks split into blocks."
+    "One group per parameter-holding child, lists of blocks split into blocks, Sequential bodies into stages."
     own = [name for name, _ in model.named_parameters(recurse=False)]
     plan = [(group_name(own), own)] if own else []
     for name, child in _children_with_params(model):
         if _is_block_list(child):
             plan += [(f"{name}.{block}", [f"{name}.{block}"]) for block, _ in _children_with_params(child)]
         else:
-            plan.append((name, [name]))
+            plan += _body_plan(child, name, granularity) or [(name, [name])]
     groups, rest = _assign([n for n, _ in model.named_parameters()], plan)
     return groups + ([(_top_level_name(rest), rest)] if rest else [])
 
@@ -296,7 +322,9 @@ def _builtin_plan(model: nn.Module, granularity: str) -> list[tuple[str, list[st
     "Groups from the rule that recognises the model (or a module inside it), the wrapper's own parameters around it."
     found = _find_backbone(model)
     if found is None:
-        groups = _fallback_plan(model, granularity)
+        inner, path = _unwrap_single(model, "")  # torch.compile's `_orig_mod`, DataParallel's `module`, ...
+        groups = _fallback_plan(inner, granularity)
+        if path: groups = [(f"{path}.{name}", [f"{path}.{n}" for n in names]) for name, names in groups]
         if len(groups) < 2:
             names = [n for n, _ in model.named_parameters()]
             raise ValueError(

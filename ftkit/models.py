@@ -42,7 +42,8 @@ class SequenceClassifier(nn.Module):
             encoder.pooler = None  # unused: drop it so every parameter trains (Hugging Face skips a None pooler)
         self.encoder, self.pooling = encoder, pooling
         self.dropout = nn.Dropout(dropout)
-        self.head = nn.Linear(encoder.config.hidden_size, num_classes)
+        dtype = next(encoder.parameters()).dtype  # an encoder loaded in bfloat16 gets a head in bfloat16
+        self.head = nn.Linear(encoder.config.hidden_size, num_classes, dtype=dtype)
 
     def forward_features(
         self,
@@ -146,12 +147,24 @@ def _checkpoint_state(path: Path) -> dict:
         raise CheckpointError(f"{path} holds a {type(state).__name__}, not a state dict of tensors")
     return state
 
+def _fingerprint(t: torch.Tensor) -> bytes:
+    "A tensor's values, order-free: the same after renaming, reshaping or transposing (timm's weight conversions)."
+    return hashlib.blake2b(t.detach().float().flatten().sort().values.cpu().numpy().tobytes(), digest_size=16).digest()
+
 def _check_fit(model: nn.Module, state: dict, classifier: str, message: str):
     "Fail if the checkpoint lacks weights the model has (besides the classifier): timm loads non-strictly once it drops a head."
     own = set(model.state_dict())
-    if len(own & set(state)) < len(own) / 2:
-        return  # another naming scheme (original, non-timm weights): timm's filter_fn converts it, and checks
     is_head = lambda k: bool(classifier) and k.startswith(classifier + ".")
+    if len(own & set(state)) < len(own) / 2:
+        # another naming scheme (original, non-timm weights), which timm's filter_fn converts -- or another
+        # architecture, which timm's non-strict load would leave at random: compare values, not names
+        loaded = {_fingerprint(v) for v in model.state_dict().values() if v.is_floating_point()}
+        weights = [k for k, v in state.items() if v.is_floating_point() and v.numel() > 1 and not is_head(k)]
+        found = sum(_fingerprint(state[k]) in loaded for k in weights)
+        if found < len(weights) / 2:
+            raise CheckpointError(f"{message}: only {found} of the file's {len(weights)} weight tensors reached the "
+                                  "model (a checkpoint of another architecture?); its layers would stay random")
+        return
     missing = sorted(k for k in own - set(state) if not is_head(k))
     unexpected = sorted(k for k in set(state) - own if not is_head(k))
     if missing or unexpected:
@@ -203,6 +216,8 @@ def create_torchvision_model(
 ) -> nn.Module:
     "A torchvision model with a `num_classes` head, random, pretrained or from a local checkpoint."
     import torchvision
+    if name in ("googlenet", "inception_v3"):  # their 1000-way auxiliary heads would come out in train mode
+        kwargs.setdefault("aux_logits", False)
     model = torchvision.models.get_model(name, weights="DEFAULT" if pretrained is True else None, **kwargs)
     head_name = _last_linear(model)
     head = model.get_submodule(head_name)

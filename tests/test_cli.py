@@ -30,6 +30,15 @@ def test_bad_seed_is_one_clear_error():
     assert "Traceback" not in result.stderr
 
 
+def test_bad_out_and_repeated_seeds_fail_before_the_run(tmp_path):
+    (tmp_path / "a-file").write_text("")
+    result = ftkit("demo", "--seeds", "0", "--out", tmp_path / "a-file")
+    assert result.returncode == 1 and "is a file; give a folder" in result.stderr and "Traceback" not in result.stderr
+    assert "ftkit demo: DemoConfig" not in result.stdout  # refused before any training
+    result = ftkit("demo", "--seeds", "0", "0", "--out", tmp_path / "out")
+    assert result.returncode == 1 and "repeats a seed" in result.stderr
+
+
 def test_demo_writes_results(tmp_path):
     result = ftkit("demo", "--seeds", "0", "--out", tmp_path / "out")
     assert result.returncode == 0, result.stderr

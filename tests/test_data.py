@@ -142,6 +142,8 @@ def test_good_download_is_cached(server, empty_data, monkeypatch):
     assert (len(trec.train), len(trec.test)) == (5452, 500)
     assert _leftovers(empty_data / "trec") == ["TREC_10.label", "train_5500.label"]  # no temporary files left
     assert data.verify_dataset("trec") == {"train_5500.label": "ok", "TREC_10.label": "ok"}
+    umask = os.umask(0); os.umask(umask)
+    assert (empty_data / "trec" / "TREC_10.label").stat().st_mode & 0o777 == 0o666 & ~umask  # readable by the lab
     assert len(handler.requests) == 2
     data.load_dataset("trec")  # from the cache now
     assert len(handler.requests) == 2
@@ -379,6 +381,16 @@ def test_image_folder_single_split_and_grayscale(tmp_path):
     dataset = data.image_dataset_from_folder(tmp_path / "imgs", channels=1)
     assert dataset.train.images.shape == (5, 1, 7, 9) and dataset.test is None
     assert dataset.classes == ["cat", "dog"] and dataset.train.labels.tolist() == [0, 0, 1, 1, 1]
+
+
+def test_image_folder_16_bit_images_are_scaled_not_clipped(tmp_path):
+    from PIL import Image
+    (tmp_path / "imgs" / "ramp").mkdir(parents=True)
+    ramp = (np.arange(64, dtype=np.uint16) * 1024).reshape(8, 8)  # 0 .. 64512 in 64 levels
+    Image.fromarray(ramp).save(tmp_path / "imgs" / "ramp" / "0.png")
+    for channels in (1, 3):
+        images = data.image_dataset_from_folder(tmp_path / "imgs", channels=channels).train.images
+        assert images.unique().numel() == 64 and int(images.max()) == round(64512 / 257)
 
 
 def test_image_folder_with_splits_and_resize(tmp_path):

@@ -190,3 +190,15 @@ def test_bad_inputs():
         group_lrs(3, -1e-3)
     with pytest.raises(ValueError, match="cut_frac must be in"):
         stlr(0, 10, cut_frac=1.5)
+
+
+def test_param_groups_ladder_counts_frozen_groups():
+    "Freezing the stem must not move the other groups' rates: the ladder runs over every group, as group_lrs(model)."
+    from ftkit.core import TinyNet
+    from ftkit.discriminative import group_lrs, param_groups
+    model = TinyNet()
+    for p in model.stem.parameters(): p.requires_grad_(False)
+    every = dict(zip(["stem", "blocks.0", "blocks.1", "head"], group_lrs(model, slice(1e-5, 1e-3))))
+    rates = {g["layer_group"]: g["lr"] for g in param_groups(model, slice(1e-5, 1e-3))}
+    assert rates == {name: every[name] for name in ("blocks.0", "blocks.1", "head")}
+    assert [g["lr"] for g in param_groups(model, [1e-4, 1e-3, 1e-2])] == [1e-4, 1e-3, 1e-2]  # one per trainable group

@@ -199,3 +199,24 @@ def test_bad_arguments(models):
         layer_groups(model, patterns={"all": "("})
     with pytest.raises(TypeError, match="patterns must be a non-empty dict"):
         layer_groups(model, patterns=["^stem"])
+
+
+def test_fastai_vision_learner_bodies_split_into_stages():
+    "fastai's create_vision_model cuts a torchvision model into Sequential(body, head): the body still splits by stage."
+    import torchvision
+    from fastai.vision.learner import create_vision_model
+    resnet = create_vision_model(torchvision.models.resnet18, 5, pretrained=False)
+    assert [g.name for g in layer_groups(resnet)] == ["0.0+0.1", "0.4", "0.5", "0.6", "0.7", "1"]
+    assert len(layer_groups(resnet, granularity="block")) == 2 + 4 * 2  # stem, 8 basic blocks, head
+    efficientnet = create_vision_model(torchvision.models.efficientnet_b0, 5, pretrained=False)
+    assert len(layer_groups(efficientnet)) == 9 + 1  # torchvision's features stages, fastai's head
+
+
+def test_wrappers_and_subclasses_split_like_the_model():
+    import torchvision
+    from ftkit.core import TinyNet
+    plain = [g.name for g in layer_groups(TinyNet())]
+    assert [g.name for g in layer_groups(torch.nn.DataParallel(TinyNet()))] == [f"module.{n}" for n in plain]
+    class MyResNet(torchvision.models.ResNet): pass
+    subclass = MyResNet(torchvision.models.resnet.BasicBlock, [2, 2, 2, 2])
+    assert [g.name for g in layer_groups(subclass)] == ["conv1+bn1", "layer1", "layer2", "layer3", "layer4", "fc"]

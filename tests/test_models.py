@@ -76,7 +76,7 @@ def test_hf_classifier_in_a_fastai_learner_and_a_torch_loop(tiny_bert_folder):
     import pandas as pd
     from fastai.learner import Learner
     from ftkit.data import text_dataloader, text_dataloaders, text_dataset
-    texts = [f"{w} number {i}" for i, w in enumerate(["red", "blue"] * 24)]
+    texts = [f"{w} " * (1 + i % 5) + f"number {i}" for i, w in enumerate(["red", "blue"] * 24)]  # lengths differ
     frame = pd.DataFrame({"text": texts, "label": [t.split()[0] for t in texts]})
     dataset = text_dataset(frame.iloc[:32], frame.iloc[32:])
     model, tokenizer = models.hf_classifier(tiny_bert_folder, num_classes=2)
@@ -86,6 +86,11 @@ def test_hf_classifier_in_a_fastai_learner_and_a_torch_loop(tiny_bert_folder):
         assert np.isfinite(learn.validate()[0])
         predictions, targets = learn.get_preds()  # fastai asks the loader for an ordered copy (`new`)
     assert predictions.shape == (16, 2) and targets.tolist() == dataset.test.label.tolist()  # data-set order
+    assert len({len(tokenizer(t)["input_ids"]) for t in dataset.test.text}) > 1  # so sorting would show
+    evaluation = text_dataloader(dataset.test, tokenizer, 8)  # a plain evaluation loader keeps the rows' order
+    with pytest.raises(ValueError, match="leaves no room for text"):
+        text_dataloader(dataset.test, tokenizer, 8, max_length=2)  # [CLS] and [SEP] alone
+    assert torch.cat([labels for *_, labels in evaluation]).tolist() == dataset.test.label.tolist()
     optimizer = torch.optim.AdamW(model.parameters(), 1e-3)
     for input_ids, attention_mask, labels in text_dataloader(dataset.train, tokenizer, 8, shuffle=True):
         loss = nn.functional.cross_entropy(model(input_ids, attention_mask), labels)
@@ -134,6 +139,8 @@ def test_timm_corrupt_hostile_and_mismatched_checkpoints(tmp_path):
     assert not marker.exists(), "loading a checkpoint ran code from it"
     with pytest.raises(models.CheckpointError, match="does not fit resnet18"):
         models.create_timm_model("resnet18", 5, pretrained=tmp_path / "good.pth")
+    with pytest.raises(models.CheckpointError, match="another architecture"):  # timm alone would load nothing, silently
+        models.create_timm_model("test_vit", 5, pretrained=tmp_path / "good.pth")
     with pytest.raises(FileNotFoundError, match="no checkpoint file"):
         models.create_timm_model("test_resnet", 5, pretrained=tmp_path / "missing.pth")
 
@@ -142,6 +149,17 @@ def test_timm_pretrained_true_offline_says_what_to_do(monkeypatch):
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
     with pytest.raises(RuntimeError, match="pretrained='path/to/checkpoint'"):
         models.create_timm_model("test_resnet", 5, pretrained=True)
+
+
+def test_torchvision_googlenet_gives_plain_logits():
+    model = models.create_torchvision_model("googlenet", 5).train()
+    assert model(torch.randn(2, 3, 64, 64)).shape == (2, 5)  # no auxiliary 1000-way heads in train mode
+
+
+def test_hf_classifier_head_follows_the_encoder_dtype(tiny_bert_folder):
+    model, tokenizer = models.hf_classifier(tiny_bert_folder, num_classes=2, dtype=torch.bfloat16)
+    batch = tokenizer(["a short text", "another"], padding=True, return_tensors="pt")
+    assert model(batch["input_ids"], batch["attention_mask"]).dtype == torch.bfloat16
 
 
 def test_torchvision_local_checkpoint(tmp_path):
