@@ -275,13 +275,31 @@ def _remote(name: str, filename: str) -> RemoteFile:
             return remote
     raise KeyError(f"{name} has no file {filename!r}; it has {[f.filename for f in REGISTRY[name].files]}")
 
+def _verify_once(path: Path, sha256: str | None):
+    "Check a file's SHA-256 the first time it is used, and again whenever its size or time stamp changes."
+    if sha256 is None: return
+    from ftkit.core import cache_dir
+    stat = path.stat()
+    seal = f"{sha256} {stat.st_size} {stat.st_mtime_ns}"
+    stamp = cache_dir("verified") / hashlib.sha256(str(path.resolve()).encode()).hexdigest()[:32]
+    if stamp.is_file() and stamp.read_text() == seal:
+        return
+    digest = hashlib.sha256()
+    with open(path, "rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            digest.update(chunk)
+    if digest.hexdigest() != sha256:
+        raise ChecksumError(f"{path} has the right size but not the right content (SHA-256 {digest.hexdigest()}, "
+                            f"expected {sha256}): it was changed or damaged; replace it with the canonical file")
+    stamp.write_text(seal)
+
 def dataset_file(
     name: str,              # a data set in `REGISTRY`
     filename: str,          # one of its canonical file names
     download: bool = True,  # fetch it if missing
     progress: bool = True,  # show a progress bar while downloading
 ) -> Path:                  # an existing file of the right size
-    "Path to one file of a named data set, downloading and checking it first if it is missing."
+    "Path to one file of a named data set, checked (size always, SHA-256 on first use), downloaded first if missing."
     remote = _remote(name, filename)
     for folder in data_folders():
         path = folder / name / filename
@@ -289,6 +307,7 @@ def dataset_file(
             if remote.size is not None and path.stat().st_size != remote.size:
                 raise ChecksumError(f"{path} has {path.stat().st_size:,} bytes, expected {remote.size:,} "
                                     f"(SHA-256 {remote.sha256}): it is truncated or a different file; delete it and load again")
+            _verify_once(path, remote.sha256)
             return path
     folder = download_folder(name) / name
     mirror = os.environ.get("FTKIT_DATA_MIRROR")
@@ -531,6 +550,10 @@ def _label_kind(value) -> str:
     if isinstance(value, str): return "int" if re.fullmatch(r"\s*-?\d+\s*", value) else "name"
     return type(value).__name__
 
+def _is_number_spelling(text: str) -> bool:
+    "1, 1.0 and 1. are one integer as pandas reads a column (ints and floats); '01' and '1' are two spellings."
+    return bool(re.fullmatch(r"-?[1-9]\d*(\.0*)?|-?0(\.0*)?", text))
+
 def encode_labels(
     *splits: list,  # labels of each split (train first), as read
 ) -> tuple:         # (list of int64 arrays, one per split; classes as strings)
@@ -546,6 +569,13 @@ def encode_labels(
     if kinds.iloc[0] not in ("int", "name"):
         raise ValueError(f"labels must be names or integers, got {kinds.iloc[0]} (e.g. {values[0]!r})")
     as_key = (lambda v: int(float(v))) if kinds.iloc[0] == "int" else str
+    spellings = {}
+    for v in values:
+        spellings.setdefault(as_key(v), set()).add(str(v).strip())
+    merged = {k: sorted(v) for k, v in spellings.items() if len(v) > 1 and not all(_is_number_spelling(x) for x in v)}
+    if merged:
+        key, forms = next(iter(merged.items()))
+        raise ValueError(f"labels {forms} would all become class {key}: spell each class one way (or use names)")
     classes = sorted({as_key(v) for v in splits[0]})
     index = {c: i for i, c in enumerate(classes)}
     encoded = []

@@ -254,6 +254,8 @@ def _source_data(dataset: str, classes, max_train: int | None, seed: int):
     classes = list(range(len(data.classes))) if classes is None else list(classes)
     if not classes or any(not 0 <= c < len(data.classes) for c in classes):
         raise ValueError(f"classes must be indices into {dataset}'s {len(data.classes)} classes, got {classes}")
+    if len(set(classes)) != len(classes):
+        raise ValueError(f"classes {classes} names a class twice: the head would get an output no example trains")
     lookup = torch.full((len(data.classes),), -1, dtype=torch.long)
     lookup[classes] = torch.arange(len(classes))
     def select(split, limit=None):

@@ -255,6 +255,20 @@ def test_truncated_local_file_is_caught_on_read(tmp_path, monkeypatch):
         data.load_dataset("trec")
 
 
+def test_same_size_corruption_is_caught_on_first_use(tmp_path, monkeypatch):
+    shutil.copytree(SHARED / "trec", tmp_path / "trec")
+    path = tmp_path / "trec" / "TREC_10.label"
+    raw = path.read_bytes()
+    path.write_bytes(raw.replace(b"NUM:", b"LOC:", 1))  # one label changed, same size
+    monkeypatch.setenv("FTKIT_DATA", str(tmp_path))
+    monkeypatch.setenv("FTKIT_CACHE", str(tmp_path / "cache"))
+    with pytest.raises(data.ChecksumError, match="right size but not the right content"):
+        data.load_dataset("trec")
+    path.write_bytes(raw)  # the canonical bytes again: checked once, then trusted while size and time stamp hold
+    assert len(data.load_dataset("trec").test) == 500
+    assert len(list((tmp_path / "cache" / "verified").iterdir())) == 2
+
+
 # ---------------------------------------------------------------- CIFAR-10: the canonical archive's format
 def _cifar_archive(path: Path, per_batch: int = 4, payload=None) -> dict:
     "A tiny archive laid out like cifar-10-python.tar.gz: Python-2 style pickles with bytes keys."
@@ -346,6 +360,12 @@ def test_text_bad_frames(frame, message):
     with pytest.raises(ValueError) as error:
         data.text_dataset(frame)
     assert message in str(error.value)
+
+
+def test_labels_spelled_two_ways_are_refused():
+    assert data.encode_labels([1, 2, 1.0], [" 2"])[1] == ["1", "2"]  # what pandas and CSVs do to integers
+    with pytest.raises(ValueError, match=r"labels \['01', '1'\] would all become class 1"):
+        data.encode_labels(["01", "1", "2"])
 
 
 def test_text_mixed_labels_in_a_csv(tmp_path):

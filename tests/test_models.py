@@ -187,6 +187,12 @@ def counted_training(monkeypatch, tmp_path):
     return calls
 
 
+def test_pretrain_source_refuses_a_class_named_twice(counted_training):
+    with pytest.raises(ValueError, match="names a class twice"):
+        models.pretrain_source(arch="test_resnet", dataset="digits", classes=(3, 3, 5), epochs=1)
+    assert counted_training == []  # refused before any training
+
+
 def test_pretrain_source_trains_once_then_loads(counted_training, tmp_path):
     arguments = dict(arch="test_resnet", dataset="digits", classes=(0, 1, 2, 3, 4), epochs=1, seed=0, lr_max=1e-2)
     first = models.pretrain_source(**arguments)
