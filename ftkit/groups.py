@@ -334,7 +334,11 @@ def _builtin_plan(model: nn.Module, granularity: str) -> list[tuple[str, list[st
         return groups
     path, backbone, plan = found
     if not path: return plan(backbone, granularity)
-    inner = [(f"{path}.{name}", [f"{path}.{n}" for n in names]) for name, names in plan(backbone, granularity)]
+    # the backbone's parameter names as the whole model spells them: a parameter tied to one registered earlier
+    # outside the backbone (an LM head sharing the word embeddings) appears once, under that earlier name
+    spelled = {id(p): n for n, p in model.named_parameters()}
+    own = dict(backbone.named_parameters())
+    inner = [(f"{path}.{name}", [spelled[id(own[n])] for n in names]) for name, names in plan(backbone, granularity)]
     names = [n for n, _ in model.named_parameters()]
     inside = {n for _, members in inner for n in members}
     first = min(names.index(n) for n in inside)

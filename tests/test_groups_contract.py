@@ -220,3 +220,22 @@ def test_wrappers_and_subclasses_split_like_the_model():
     class MyResNet(torchvision.models.ResNet): pass
     subclass = MyResNet(torchvision.models.resnet.BasicBlock, [2, 2, 2, 2])
     assert [g.name for g in layer_groups(subclass)] == ["conv1+bn1", "layer1", "layer2", "layer3", "layer4", "fc"]
+
+
+def test_parameter_tied_to_one_registered_before_the_backbone():
+    "An LM head registered first and tied to the word embeddings: the shared tensor is grouped once, under its first name."
+    config = transformers.BertConfig(vocab_size=100, hidden_size=16, num_hidden_layers=2, num_attention_heads=2,
+                                     intermediate_size=32)
+
+    class TiedHeadFirst(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.lm_head = nn.Linear(16, 100, bias=False)
+            self.encoder = transformers.BertModel(config, add_pooling_layer=False)
+            self.lm_head.weight = self.encoder.embeddings.word_embeddings.weight
+
+    model = TiedHeadFirst()
+    groups = layer_groups(model)
+    assert [g.name for g in groups] == ["encoder.embeddings", "encoder.encoder.layer.0", "encoder.encoder.layer.1"]
+    assert "lm_head.weight" in groups[0].param_names
+    assert sorted(n for g in groups for n in g.param_names) == sorted(dict(model.named_parameters()))
