@@ -594,7 +594,14 @@ def _frame(source, text_col: str, label_col: str, split: str) -> pd.DataFrame:
             raise FileNotFoundError(f"{split}: no file {path}")
         if path.stat().st_size == 0:
             raise ValueError(f"{split}: {path} is empty")
-        frame = pd.read_csv(path, keep_default_na=False, na_values=[""])
+        try:
+            frame = pd.read_csv(path, keep_default_na=False, na_values=[""])
+        except pd.errors.EmptyDataError as e:
+            raise ValueError(f"{split}: {path} has no columns (only blank lines?); expected a header with "
+                             f"{text_col!r} and {label_col!r}") from e
+        except UnicodeDecodeError as e:
+            raise ValueError(f"{split}: {path} is not UTF-8 ({e.reason} at byte {e.start}); re-save it as UTF-8, "
+                             "or read it with pandas (encoding=...) and pass the DataFrame") from e
     elif isinstance(source, pd.DataFrame):
         frame = source
     else:

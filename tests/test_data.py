@@ -368,6 +368,15 @@ def test_labels_spelled_two_ways_are_refused():
         data.encode_labels(["01", "1", "2"])
 
 
+def test_text_csv_that_is_blank_or_not_utf8_is_one_clear_error(tmp_path):
+    (tmp_path / "blank.csv").write_text("\n")
+    with pytest.raises(ValueError, match="has no columns"):
+        data.text_dataset(tmp_path / "blank.csv")
+    (tmp_path / "latin1.csv").write_bytes("text,label\ncaf\u00e9 au lait,a\nthe other,b\n".encode("latin-1"))
+    with pytest.raises(ValueError, match="is not UTF-8 .*pass the DataFrame"):
+        data.text_dataset(tmp_path / "latin1.csv")
+
+
 def test_text_mixed_labels_in_a_csv(tmp_path):
     (tmp_path / "t.csv").write_text("text,label\nfoo,1\nbar,pos\n")
     with pytest.raises(ValueError, match="labels of mixed types"):
