@@ -236,7 +236,7 @@ def _body_plan(body: nn.Module, path: str, granularity: str) -> list[tuple[str, 
             continue
         if stem: plan, stem = [("+".join(stem), stem)], []
         plan += _stage_or_blocks(child, child_path, granularity)
-    return plan + ([("+".join(stem), stem)] if stem else [])
+    return plan  # a composite child exists, so the stem always found a stage after it
 
 def _fallback_plan(model: nn.Module, granularity: str) -> list[tuple[str, list[str]]]:
     "One group per parameter-holding child, lists of blocks split into blocks, Sequential bodies into stages."

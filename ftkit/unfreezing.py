@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import math
 import operator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Callable, Iterable, Sequence
 
@@ -182,15 +183,16 @@ def _module_groups(model: nn.Module, groups: list[LayerGroup]) -> dict[str, str 
             if result[path] is None and path: orphans.append(path)
     # a parameter-free module in a container that spans groups (the Dropout of nn.Sequential(Linear, ReLU, Dropout,
     # Linear)) acts on the input of the next module with parameters, as a head's dropout does: it joins that group
-    order = [path for path, _ in model.named_modules()]
+    holders = [path for path, m in model.named_modules() if next(m.parameters(recurse=False), None) is not None]
+    position = {path: i for i, (path, _) in enumerate(model.named_modules())}
     for path in orphans:
-        later = (result.get(p) for p in order[order.index(path) + 1:] if any(True for _ in model.get_submodule(p).parameters(recurse=False)))
-        result[path] = next((g for g in later if g is not None), None)
+        later = (result[p] for p in holders if position[p] > position[path] and result[p] is not None)
+        result[path] = next(later, None)
     return result
 
 # %% ../nbs/05_unfreezing.ipynb #e6d4e458
 class FreezeState:
-    "The result of `set_trainable`: which groups train, plus the eval-mode hooks it placed. `remove()` undoes the hooks."
+    "The result of `set_trainable`: which groups train, plus the eval-mode hooks it placed. `remove()` (or leaving a `with` block) undoes the hooks."
     def __init__(self, model: nn.Module, trainable: list[str], frozen: list[str], hooks: list, hooked: list):
         self.model, self.trainable, self.frozen, self.hooks, self.hooked = model, trainable, frozen, hooks, hooked
 
@@ -199,6 +201,9 @@ class FreezeState:
         for hook in self.hooks: hook.remove()
         for module in self.hooked: module.training = self.model.training
         self.hooks, self.hooked = [], []
+
+    def __enter__(self): return self
+    def __exit__(self, *exc): self.remove()
 
     def __repr__(self):
         return f"FreezeState(trainable={self.trainable}, frozen={self.frozen}, {len(self.hooks)} eval hooks)"
@@ -592,33 +597,39 @@ def fit_schedule(
                          f"{len(groups)} layer groups: build the Learner with splitter=ftkit.groups.splitter")
     peak = type("PeakLR", (_PeakLR, Callback), {})()
     rows, model = [], learn.model
-    flags = [(p, p.requires_grad) for p in model.parameters()]
-    stores = _Stores(cache_memory, spill_dir)  # this call's: activations never outlive the weights they came from
-    try:
+    with _schedule_scope(model, cache_memory, spill_dir) as stores:
         for index, stage in enumerate(schedule):
-            state = set_trainable(model, groups, stage.trainable, norm, dropout)
-            try:
+            with set_trainable(model, groups, stage.trainable, norm, dropout) as state:
                 if opt_state == "clear": learn.opt.clear_state()
                 cached = _stage_cache(model, groups, stage.trainable, schedule[index + 1:], stores, cache, norm, dropout,
                                       learn.dls, state.hooked)
                 if cached is not None: learn.model = cached  # same parameters, so the optimizer is unchanged
-                lr = stage.lr_max if stage.lr_max is not None else lr_max
-                cbs = [peak] + ([_auto_rgn_callback([p for g in groups for p in g.params])] if auto_rgn else [])
-                if fit == "one_cycle":
-                    learn.fit_one_cycle(stage.epochs, lr, cbs=cbs, **dict(stage.fit_kwargs))
-                else:
-                    fit(learn, stage.epochs, lr, cbs=cbs, **dict(stage.fit_kwargs))
+                try:
+                    lr = stage.lr_max if stage.lr_max is not None else lr_max
+                    cbs = [peak] + ([_auto_rgn_callback([p for g in groups for p in g.params])] if auto_rgn else [])
+                    if fit == "one_cycle":
+                        learn.fit_one_cycle(stage.epochs, lr, cbs=cbs, **dict(stage.fit_kwargs))
+                    else:
+                        fit(learn, stage.epochs, lr, cbs=cbs, **dict(stage.fit_kwargs))
+                finally:
+                    learn.model = model
                 for epoch_values, peak_lrs in zip(learn.recorder.values[-stage.epochs:], peak.peaks[-stage.epochs:]):
                     losses, metrics = _recorded(learn, epoch_values)
                     rows.append({**_epoch_record(index, stage, len(rows), groups, stage.trainable, peak_lrs, losses, metrics),
                                  **_cache_stats(cached, cache)})
-            finally:
-                learn.model = model
-                state.remove()
+    return pd.DataFrame(rows)
+
+@contextmanager
+def _schedule_scope(model: nn.Module, cache_memory: int, spill_dir: str | None):
+    "One schedule call's activation stores (closed on the way out) and the model's requires_grad flags (restored)."
+    # activations never outlive the weights they came from; a parameter you froze yourself stays frozen
+    flags = [(p, p.requires_grad) for p in model.parameters()]
+    stores = _Stores(cache_memory, spill_dir)
+    try:
+        yield stores
     finally:
         stores.close()
-        for p, flag in flags: p.requires_grad_(flag)  # as before the call: a parameter you froze stays frozen
-    return pd.DataFrame(rows)
+        for p, flag in flags: p.requires_grad_(flag)
 
 def _recorded(learn, epoch_values) -> tuple[dict, dict]:
     "One epoch of fastai's Recorder as (losses, metrics), by the Recorder's own column names."
@@ -716,55 +727,41 @@ def train_schedule(
     device = device or next(model.parameters()).device
     opt = optimizer([{"params": g.params, "name": g.name} for g in groups], lr=1e-3, betas=(0.95, 0.99),
                     weight_decay=weight_decay)
-    stores, rows = _Stores(cache_memory, spill_dir), []
-    flags = [(p, p.requires_grad) for p in model.parameters()]
+    rows = []
     bar = _epoch_bar(sum(s.epochs for s in schedule), progress)
-    try:
+    with _schedule_scope(model, cache_memory, spill_dir) as stores:
         for index, stage in enumerate(schedule):
-            _train_stage(model, groups, schedule, index, opt, opt_state, train_loader, valid_loader, loss_func, metric,
-                         lr_max, norm, dropout, cache, stores, auto_rgn, device, rows, bar)
-    finally:
-        stores.close()
-        for p, flag in flags: p.requires_grad_(flag)  # as before the call
+            with set_trainable(model, groups, stage.trainable, norm, dropout) as state:
+                if opt_state == "clear": opt.state.clear()
+                cached = _stage_cache(model, groups, stage.trainable, schedule[index + 1:], stores, cache, norm, dropout,
+                                      hooked=state.hooked)
+                forward = cached if cached is not None else model
+                kwargs = dict(stage.fit_kwargs)
+                lrs = group_lrs(len(groups), stage.lr_max if stage.lr_max is not None else lr_max)
+                scheduler = torch.optim.lr_scheduler.OneCycleLR(
+                    opt, max_lr=lrs, total_steps=stage.epochs * len(train_loader), pct_start=kwargs.get("pct_start", 0.25),
+                    div_factor=kwargs.get("div", 25.0), final_div_factor=kwargs.get("div_final", 1e5))
+                rgn = AutoRGN([p for g in groups for p in g.params]) if auto_rgn else None
+                for _ in range(stage.epochs):
+                    model.train()
+                    total, count, peak = 0.0, 0, [0.0] * len(groups)
+                    for inputs, target in _batches(train_loader, device):
+                        loss = loss_func(forward(*inputs), target)
+                        opt.zero_grad(set_to_none=True)
+                        loss.backward()
+                        _check_finite(loss, index, len(rows))
+                        if rgn: rgn.before_step()
+                        opt.step()
+                        if rgn: rgn.after_step()
+                        peak = [max(a, g["lr"]) for a, g in zip(peak, opt.param_groups)]
+                        scheduler.step()
+                        total, count = total + loss.item() * len(target), count + len(target)
+                    losses = {"train_loss": total / max(count, 1)}
+                    metrics = _evaluate(forward, model, valid_loader, loss_func, metric, device) if valid_loader else {}
+                    rows.append({**_epoch_record(index, stage, len(rows), groups, stage.trainable, peak, losses, metrics),
+                                 **_cache_stats(cached, cache)})
+                    bar.update(len(rows))
     return pd.DataFrame(rows)
-
-def _train_stage(model, groups, schedule, index, opt, opt_state, train_loader, valid_loader, loss_func, metric,
-                 lr_max, norm, dropout, cache, stores, auto_rgn, device, rows, bar):
-    "One stage of `train_schedule`: freeze, (cache), one-cycle epochs, a timeline row per epoch; hooks removed on any exit."
-    stage = schedule[index]
-    state = set_trainable(model, groups, stage.trainable, norm, dropout)
-    try:
-        if opt_state == "clear": opt.state.clear()
-        cached = _stage_cache(model, groups, stage.trainable, schedule[index + 1:], stores, cache, norm, dropout,
-                              hooked=state.hooked)
-        forward = cached if cached is not None else model
-        kwargs = dict(stage.fit_kwargs)
-        lrs = group_lrs(len(groups), stage.lr_max if stage.lr_max is not None else lr_max)
-        scheduler = torch.optim.lr_scheduler.OneCycleLR(
-            opt, max_lr=lrs, total_steps=stage.epochs * len(train_loader), pct_start=kwargs.get("pct_start", 0.25),
-            div_factor=kwargs.get("div", 25.0), final_div_factor=kwargs.get("div_final", 1e5))
-        rgn = AutoRGN([p for g in groups for p in g.params]) if auto_rgn else None
-        for _ in range(stage.epochs):
-            model.train()
-            total, count, peak = 0.0, 0, [0.0] * len(groups)
-            for inputs, target in _batches(train_loader, device):
-                loss = loss_func(forward(*inputs), target)
-                opt.zero_grad(set_to_none=True)
-                loss.backward()
-                _check_finite(loss, index, len(rows))
-                if rgn: rgn.before_step()
-                opt.step()
-                if rgn: rgn.after_step()
-                peak = [max(a, g["lr"]) for a, g in zip(peak, opt.param_groups)]
-                scheduler.step()
-                total, count = total + loss.item() * len(target), count + len(target)
-            losses = {"train_loss": total / max(count, 1)}
-            metrics = _evaluate(forward, model, valid_loader, loss_func, metric, device) if valid_loader else {}
-            rows.append(_epoch_record(index, stage, len(rows), groups, stage.trainable, peak, losses, metrics))
-            rows[-1].update(_cache_stats(cached, cache))
-            bar.update(len(rows))
-    finally:
-        state.remove()
 
 # %% ../nbs/05_unfreezing.ipynb #d04e75f5
 def _check_finite(loss, stage, epoch):
