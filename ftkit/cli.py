@@ -6,24 +6,29 @@
 from __future__ import annotations
 
 import argparse
+import sys
 import time
 from dataclasses import replace
-from pathlib import Path
 
 # %% auto #0
 __all__ = ['seed', 'parser', 'main']
 
 # %% ../nbs/99_cli.ipynb #65ec9d2f
 def _demo(args) -> int:
+    # the command's modules load fastai and torch (seconds): imported when the command runs, so `ftkit --help` is instant
+    from ftkit.core import check_output_folder
     from ftkit.demo import DemoConfig, run_demo, save_demo, summarize_demo
     config = DemoConfig()
     if args.seeds is not None:
         if len(set(args.seeds)) != len(args.seeds):
-            raise SystemExit(f"ftkit demo: --seeds {' '.join(map(str, args.seeds))} repeats a seed; give distinct seeds")
+            print(f"ftkit demo: --seeds {' '.join(map(str, args.seeds))} repeats a seed; give distinct seeds", file=sys.stderr)
+            return 2
         config = replace(config, seeds=tuple(args.seeds))
-    out = Path(args.out)
-    if out.exists() and not out.is_dir():  # before the run, not after it: a run's results are never thrown away
-        raise SystemExit(f"ftkit demo: --out {out} is a file; give a folder (it is created if missing)")
+    try:  # before the run, not after it: a run's results are never thrown away
+        check_output_folder(args.out)
+    except OSError as e:
+        print(f"ftkit demo: --out {args.out}: {e}", file=sys.stderr)
+        return 2
     print(f"ftkit demo: {config}", flush=True)
     start = time.perf_counter()
     results = run_demo(config, progress=True)

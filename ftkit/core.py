@@ -9,8 +9,11 @@ import importlib.metadata as metadata
 import os
 import platform
 import random
+import shutil
+import tempfile
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Iterator
 
 import fastai.callback.all  # noqa: F401 -- registers the Learner methods callers use (fit_one_cycle, no_bar, ...)
 import numpy as np
@@ -21,9 +24,10 @@ from fastai.metrics import accuracy
 from torch import Tensor, nn
 
 # %% auto #0
-__all__ = ['seed_everything', 'default_device', 'cache_dir', 'library_versions', 'TinyNet', 'synthetic_classification',
-           'classification_learner', 'synthetic_learner', 'split_batch', 'call_model', 'batch_to', 'text_inputs',
-           'masked_mean', 'unwrap_model', 'evaluating', 'encode', 'task_accuracy']
+__all__ = ['seed_everything', 'default_device', 'cache_dir', 'is_writable', 'check_output_folder', 'staged_folder',
+           'library_versions', 'TinyNet', 'synthetic_classification', 'classification_learner', 'synthetic_learner',
+           'split_batch', 'call_model', 'batch_to', 'text_inputs', 'masked_mean', 'unwrap_model', 'evaluating',
+           'encode', 'task_accuracy']
 
 # %% ../nbs/00_core.ipynb #a7fc942f
 def seed_everything(
@@ -76,6 +80,55 @@ def cache_dir(
             raise OSError(f"cannot create ftkit's cache folder {path} ({e.strerror}): point FTKIT_CACHE at a "
                           "writable folder") from e
     return path
+
+# %% ../nbs/00_core.ipynb #d8a6b238
+def is_writable(
+    folder: Path | str,  # a folder, existing or not
+) -> bool:               # whether files can be created there (its nearest existing ancestor decides)
+    "Whether `folder` can be written, counting read-only permission bits even for root (who bypasses them)."
+    folder = Path(folder)
+    while not folder.exists():
+        folder = folder.parent
+    return folder.is_dir() and os.access(folder, os.W_OK) and bool(folder.stat().st_mode & 0o222)
+
+# %% ../nbs/00_core.ipynb #111295a5
+def check_output_folder(
+    path: Path | str,  # where a run will write its files (created if missing)
+) -> Path:             # the same path
+    "Refuse, before any work, an output folder that is a file, lies under a file, or cannot be written."
+    path = Path(path)
+    if path.exists() and not path.is_dir():
+        raise NotADirectoryError(f"{path} is a file; give a folder (it is created if missing)")
+    ancestor = path.parent
+    while not ancestor.exists():
+        ancestor = ancestor.parent
+    if not ancestor.is_dir():
+        raise NotADirectoryError(f"{path} lies under {ancestor}, which is a file; give a folder path")
+    if not is_writable(path.parent):
+        raise PermissionError(f"cannot write in {ancestor}; give an output folder you can write to")
+    return path
+
+# %% ../nbs/00_core.ipynb #c7ecc91f
+@contextmanager
+def staged_folder(
+    dest: Path | str,  # the folder the files should end up in; replaced as a whole if it exists
+) -> Iterator[Path]:   # a temporary folder beside `dest` to write the files into
+    "Write a set of files into a temporary folder, then swap it in for `dest`; on error `dest` is left untouched."
+    dest = check_output_folder(dest)
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(dir=dest.parent, prefix=f".{dest.name}.new-"))
+    umask = os.umask(0)
+    os.umask(umask)
+    staging.chmod(0o777 & ~umask)  # as a normal mkdir would make it: colleagues may read the results
+    try:
+        yield staging
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise
+    old = Path(tempfile.mkdtemp(dir=dest.parent, prefix=f".{dest.name}.old-")) if dest.exists() else None
+    if old: os.replace(dest, old)  # a kill between the two renames leaves both sets, each whole, beside dest
+    os.replace(staging, dest)
+    if old: shutil.rmtree(old, ignore_errors=True)
 
 # %% ../nbs/00_core.ipynb #48a9f836
 def library_versions() -> dict:  # name -> version string, for results files

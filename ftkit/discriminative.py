@@ -17,11 +17,12 @@ import torch
 from fastai.callback.core import Callback
 from fastai.callback.schedule import ParamScheduler
 from fastai.learner import Learner
+from fastai.optimizer import OptimWrapper
 from fastcore.basics import patch
 from fastcore.foundation import L
 from torch import nn
 
-from .groups import layer_groups
+from .groups import layer_groups, resolve_groups
 
 # %% auto #0
 __all__ = ['group_lrs', 'no_decay_names', 'param_groups', 'stlr', 'stlr_scheduler', 'stlr_schedule', 'fit_stlr', 'ScheduleLog',
@@ -30,7 +31,7 @@ __all__ = ['group_lrs', 'no_decay_names', 'param_groups', 'stlr', 'stlr_schedule
 # %% ../nbs/08_discriminative.ipynb #cd74b92a
 def _num_groups(groups: int | list | nn.Module) -> int:
     "How many layer groups: a count, a list of groups, or a model split with `layer_groups`."
-    if isinstance(groups, nn.Module): return len(layer_groups(groups, include_frozen=True))
+    if isinstance(groups, nn.Module): return len(resolve_groups(groups))
     if isinstance(groups, (list, tuple)): return len(groups)
     if isinstance(groups, int) and groups >= 1: return groups
     raise TypeError(f"groups must be a positive int, a list of layer groups or a model, got {groups!r}")
@@ -48,17 +49,34 @@ def group_lrs(
     ladder = factor is not None or decay is not None
     if isinstance(lr, slice):
         if ladder: raise ValueError("a slice already fixes every group's rate; drop factor=/decay=")
-        if lr.stop is None or lr.step is not None: raise ValueError(f"use slice(lo, hi) or slice(hi), got {lr!r}")
-        if lr.start: return [float(lr.stop)] if n == 1 else [lr.start * (lr.stop / lr.start) ** (i / (n - 1)) for i in range(n)]
-        return [lr.stop / 10] * (n - 1) + [float(lr.stop)]
+        return _slice_lrs(lr, n)
     if isinstance(lr, (list, tuple, np.ndarray)):
         if ladder: raise ValueError("a list already fixes every group's rate; drop factor=/decay=")
         if len(lr) != n: raise ValueError(f"got {len(lr)} learning rates for {n} layer groups")
-        return [float(x) for x in lr]
-    if not lr > 0: raise ValueError(f"lr must be positive, got {lr!r}")
-    step = 1 / factor if factor is not None else decay if decay is not None else 1.0
-    if not step > 0: raise ValueError(f"factor and decay must be positive, got factor={factor!r}, decay={decay!r}")
+        return [_rate(x, f"lr[{i}]", zero=True) for i, x in enumerate(lr)]
+    lr = _rate(lr, "lr")
+    step = 1 / _rate(factor, "factor") if factor is not None else _rate(decay, "decay") if decay is not None else 1.0
     return [lr * step ** (n - 1 - i) for i in range(n)]
+
+def _rate(value, name: str, zero: bool = False) -> float:
+    "A finite positive number (or zero, where a group may stand still), or one clear error naming the argument."
+    try:
+        rate = float(value) if not isinstance(value, (bool, str)) else None
+    except (TypeError, ValueError):
+        rate = None
+    if rate is None:
+        raise TypeError(f"{name} must be a number, got {value!r}")
+    if not math.isfinite(rate) or rate < 0 or (rate == 0 and not zero):
+        raise ValueError(f"{name} must be a finite number {'>= 0' if zero else '> 0'}, got {value!r}")
+    return rate
+
+def _slice_lrs(lr: slice, n: int) -> list[float]:
+    "fastai's slice rule: slice(lo, hi) spreads geometrically from lo to hi; slice(hi) gives hi/10 below the head."
+    if lr.stop is None or lr.step is not None: raise ValueError(f"use slice(lo, hi) or slice(hi), got {lr!r}")
+    stop = _rate(lr.stop, "the slice's upper rate")
+    if lr.start is None: return [stop / 10] * (n - 1) + [stop]
+    start = _rate(lr.start, "the slice's lower rate")
+    return [stop] if n == 1 else [start * (stop / start) ** (i / (n - 1)) for i in range(n)]
 
 # %% ../nbs/08_discriminative.ipynb #93adb171
 _NORMS = (nn.modules.batchnorm._NormBase, nn.LayerNorm, nn.GroupNorm, nn.LocalResponseNorm)
@@ -120,8 +138,12 @@ def stlr(
     "ULMFiT's slanted triangular learning-rate multiplier at `step` (Howard & Ruder 2018, eq. 3)."
     if not 0 < cut_frac < 1: raise ValueError(f"cut_frac must be in (0, 1), got {cut_frac!r}")
     if ratio < 1: raise ValueError(f"ratio must be >= 1, got {ratio!r}")
-    cut = max(1, math.floor(total_steps * cut_frac))
-    p = step / cut if step < cut else 1 - (step - cut) / (cut * (1 / cut_frac - 1))
+    if total_steps < 1: raise ValueError(f"total_steps must be >= 1, got {total_steps!r}")
+    cut = math.floor(total_steps * cut_frac)
+    # the paper's eq. 3 decays over cut·(1/cut_frac − 1) steps; a run shorter than 1/cut_frac steps has cut = 0:
+    # one step up, then decay over the remaining steps so the triangle still comes down within the run
+    cut, span = (cut, cut * (1 / cut_frac - 1)) if cut >= 1 else (1, max(total_steps - 1, 1))
+    p = step / cut if step < cut else 1 - (step - cut) / span
     return (1 + max(p, 0.0) * (ratio - 1)) / ratio
 
 
@@ -272,7 +294,6 @@ def fused_adamw(
     "fastai `opt_func`: PyTorch's fused AdamW with fastai's Adam update and defaults, far fewer kernel launches."
     # One difference: fastai's `OptimWrapper` cannot tell torch which parameters skip weight decay, so biases and
     # norm weights are decayed too, as fastai's own Adam does only with `Learner(wd_bn_bias=True)`.
-    from fastai.optimizer import OptimWrapper
     kwargs = dict(lr=lr, betas=(mom, sqr_mom), eps=eps, weight_decay=wd)
     try:
         return OptimWrapper(params, opt=torch.optim.AdamW, fused=True, **kwargs)

@@ -5,11 +5,14 @@
 # %% ../nbs/06_groups.ipynb #4f252d3b
 from __future__ import annotations
 
+import math
 import re
 import sys
+import warnings
 from dataclasses import dataclass
 
 import pandas as pd
+import torch.fx
 from torch import nn
 
 # %% auto #0
@@ -299,6 +302,37 @@ def _unsplit_message(unmatched: list[str], unused: list[str], patterns: dict, sh
                  "add a pattern that covers the parameters listed (e.g. a last 'head': r'.*').")
     return " ".join(lines)
 
+# %% ../nbs/06_groups.ipynb #208e8b95
+_HEAD_NAMES = re.compile(r"(^|[.+])(head|heads|classifier|fc|logits|lm_head)([.+]|$)")
+
+def _forward_positions(model: nn.Module, units: list[list]) -> list[float] | None:
+    "Where the forward pass first uses each unit's parameters (a torch.fx symbolic trace), or None if it cannot be traced."
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            graph = torch.fx.symbolic_trace(model).graph
+    except Exception:  # data-dependent control flow, unsupported ops: tracing is a best effort
+        return None
+    first = {}
+    for index, node in enumerate(graph.nodes):
+        if node.op in ("call_module", "get_attr"): first.setdefault(str(node.target), index)
+    def position(name: str) -> float:
+        parts = name.split(".")
+        return next((first[".".join(parts[:cut])] for cut in range(len(parts), 0, -1) if ".".join(parts[:cut]) in first), math.inf)
+    return [min((position(n) for _, names in unit for n in names), default=math.inf) for unit in units]
+
+def _in_forward_order(model: nn.Module, units: list[list]) -> list[list]:
+    "Units of groups sorted by first use in the forward pass; registration order, with a warning for a head-like group that is not last, when the model cannot be traced."
+    positions = _forward_positions(model, units)
+    if positions is not None:
+        return [unit for _, unit in sorted(zip(positions, units), key=lambda pair: pair[0])]
+    early_heads = [name for unit in units[:-1] for name, _ in unit if _HEAD_NAMES.search(name)]
+    if early_heads:
+        warnings.warn(f"{type(model).__name__}: cannot trace the forward pass, so layer groups follow registration order, "
+                      f"and {early_heads} (a head?) is not last: it would get the smallest learning rate and unfreeze last. "
+                      "Register the head after the body, or pass patterns={name: regex} ordered input -> head.")
+    return units
+
 # %% ../nbs/06_groups.ipynb #29ca53ef
 _RULES = (
     (lambda m: callable(getattr(m, "group_matcher", None)), _timm_plan),
@@ -324,7 +358,7 @@ def _builtin_plan(model: nn.Module, granularity: str) -> list[tuple[str, list[st
     found = _find_backbone(model)
     if found is None:
         inner, path = _unwrap_single(model, "")  # torch.compile's `_orig_mod`, DataParallel's `module`, ...
-        groups = _fallback_plan(inner, granularity)
+        groups = [group for unit in _in_forward_order(inner, [[g] for g in _fallback_plan(inner, granularity)]) for group in unit]
         if path: groups = [(f"{path}.{name}", [f"{path}.{n}" for n in names]) for name, names in groups]
         if len(groups) < 2:
             names = [n for n, _ in model.named_parameters()]
@@ -335,17 +369,23 @@ def _builtin_plan(model: nn.Module, granularity: str) -> list[tuple[str, list[st
         return groups
     path, backbone, plan = found
     if not path: return plan(backbone, granularity)
+    return _around_backbone(model, path, plan(backbone, granularity))
+
+
+def _around_backbone(model: nn.Module, path: str, inner: list) -> list[tuple[str, list[str]]]:
+    "A recognised backbone's groups, with the wrapper's own parameters in a group before and/or after it."
     # the backbone's parameter names as the whole model spells them: a parameter tied to one registered earlier
     # outside the backbone (an LM head sharing the word embeddings) appears once, under that earlier name
     spelled = {id(p): n for n, p in model.named_parameters()}
-    own = dict(backbone.named_parameters())
-    inner = [(f"{path}.{name}", [spelled[id(own[n])] for n in names]) for name, names in plan(backbone, granularity)]
+    own = dict(model.get_submodule(path).named_parameters())
+    inner = [(f"{path}.{name}", [spelled[id(own[n])] for n in names]) for name, names in inner]
     names = [n for n, _ in model.named_parameters()]
     inside = {n for _, members in inner for n in members}
     first = min(names.index(n) for n in inside)
     before = [n for n in names[:first] if n not in inside]
     after = [n for n in names[first:] if n not in inside]
-    return ([(_top_level_name(before), before)] if before else []) + inner + ([(_top_level_name(after), after)] if after else [])
+    units = ([[(_top_level_name(before), before)]] if before else []) + [inner] + ([[(_top_level_name(after), after)]] if after else [])
+    return [group for unit in _in_forward_order(model, units) for group in unit]
 
 # %% ../nbs/06_groups.ipynb #d918f7a7
 def layer_groups(

@@ -33,10 +33,12 @@ def test_bad_seed_is_one_clear_error():
 def test_bad_out_and_repeated_seeds_fail_before_the_run(tmp_path):
     (tmp_path / "a-file").write_text("")
     result = ftkit("demo", "--seeds", "0", "--out", tmp_path / "a-file")
-    assert result.returncode == 1 and "is a file; give a folder" in result.stderr and "Traceback" not in result.stderr
+    assert result.returncode == 2 and "is a file; give a folder" in result.stderr and "Traceback" not in result.stderr
     assert "ftkit demo: DemoConfig" not in result.stdout  # refused before any training
+    result = ftkit("demo", "--seeds", "0", "--out", tmp_path / "a-file" / "sub")  # a path through a file
+    assert result.returncode == 2 and "which is a file" in result.stderr and "ftkit demo: DemoConfig" not in result.stdout
     result = ftkit("demo", "--seeds", "0", "0", "--out", tmp_path / "out")
-    assert result.returncode == 1 and "repeats a seed" in result.stderr
+    assert result.returncode == 2 and "repeats a seed" in result.stderr
 
 
 def test_demo_writes_results(tmp_path):
@@ -48,3 +50,4 @@ def test_demo_writes_results(tmp_path):
     assert results.target_acc.between(0, 1).all()
     assert results["version.torch"].notna().all()
     assert (tmp_path / "out" / "demo.png").stat().st_size > 10_000
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["out"]  # written through a staging folder, none left over

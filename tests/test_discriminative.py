@@ -1,4 +1,4 @@
-"""Oracle tests for `ftkit.discriminative` over real architectures (issue 4).
+"""Oracle tests for `ftkit.discriminative` over real architectures.
 
 - slices: our per-group rates equal fastcore's `even_mults` and fastai's own `Optimizer.set_hyper`;
 - layer decay: our per-parameter rate / head rate equals timm's `param_groups_layer_decay` lr_scale;
@@ -132,6 +132,15 @@ def test_stlr_paper_formula(total, cut_frac, ratio):
         assert stlr(t, total, cut_frac, ratio) == pytest.approx((1 + p * (ratio - 1)) / ratio)
 
 
+@pytest.mark.parametrize("total", range(2, 10))
+def test_stlr_short_runs_come_down(total):
+    "Runs shorter than 1/cut_frac steps: one step up, then down to 1/ratio at t = T (the paper's formula has cut = 0)."
+    values = [stlr(t, total) for t in range(total + 1)]
+    assert values[0] == pytest.approx(1 / 32) and values[-1] == pytest.approx(1 / 32)
+    assert max(values) == pytest.approx(1.0) and values.index(max(values)) == 1
+    assert all(a >= b for a, b in zip(values[1:], values[2:]))  # non-increasing after the peak
+
+
 def test_stlr_never_negative_when_cut_is_floored():
     # T * cut_frac not whole: the raw formula would go below zero near the end; we clamp p at 0
     assert min(stlr(t, 95) for t in range(96)) == pytest.approx(1 / 32)
@@ -186,7 +195,7 @@ def test_bad_inputs():
         group_lrs(3, slice(1e-4, 1e-3), factor=2.6)
     with pytest.raises(ValueError, match="got 2 learning rates for 3 layer groups"):
         group_lrs(3, [1e-3, 1e-2])
-    with pytest.raises(ValueError, match="lr must be positive"):
+    with pytest.raises(ValueError, match="lr must be a finite number > 0"):
         group_lrs(3, -1e-3)
     with pytest.raises(ValueError, match="cut_frac must be in"):
         stlr(0, 10, cut_frac=1.5)

@@ -1,4 +1,4 @@
-"""Contract tests for `ftkit.groups.layer_groups` over real architectures (issue 4).
+"""Contract tests for `ftkit.groups.layer_groups` over real architectures.
 
 Every model is built once per module (pretrained=False, smallest variants). For each: every trainable
 parameter is in exactly one group, groups are ordered stem -> head (the stem's first parameter in group 0,
@@ -239,3 +239,18 @@ def test_parameter_tied_to_one_registered_before_the_backbone():
     assert [g.name for g in groups] == ["encoder.embeddings", "encoder.encoder.layer.0", "encoder.encoder.layer.1"]
     assert "lm_head.weight" in groups[0].param_names
     assert sorted(n for g in groups for n in g.param_names) == sorted(dict(model.named_parameters()))
+
+
+def test_wrapper_head_registered_first_goes_last():
+    "A classifier wrapper that registers its head before a timm backbone: the head group is still the last one."
+    class Wrapped(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.classifier = nn.Linear(512, 3)
+            self.backbone = timm.create_model("resnet18", pretrained=False, num_classes=0)
+
+        def forward(self, x):
+            return self.classifier(self.backbone(x))
+
+    names = [g.name for g in layer_groups(Wrapped())]
+    assert names[-1] == "classifier" and names[0].startswith("backbone."), names
