@@ -12,12 +12,21 @@ import shutil
 import tempfile
 import time
 from contextlib import contextmanager
+from dataclasses import replace
 from pathlib import Path
 
+import numpy as np
+import timm
 import torch
+import torchvision
+from safetensors.torch import load_file, load_model, save_model
 from torch import nn
+from transformers import AutoModel, AutoTokenizer
+from transformers.utils import logging as hf_logging
 
-from .core import cache_dir, default_device, library_versions, seed_everything
+from .core import cache_dir, classification_learner, default_device, library_versions, masked_mean, seed_everything
+from .datasets import ImageSplit, load_dataset
+from .images import image_dataloaders
 
 # %% auto #0
 __all__ = ['SequenceClassifier', 'CheckpointError', 'hf_classifier', 'minilm_path', 'minilm_classifier', 'create_timm_model',
@@ -56,13 +65,19 @@ class SequenceClassifier(nn.Module):
             attention_mask = torch.ones_like(input_ids)
         extra = {} if token_type_ids is None else {"token_type_ids": token_type_ids}
         output = self.encoder(input_ids=input_ids, attention_mask=attention_mask, **extra)
+        return self.pool(output.last_hidden_state, attention_mask)
+
+    def pool(
+        self,
+        hidden: torch.Tensor,  # the last layer's token vectors, shape (batch, length, hidden)
+        attention_mask: torch.Tensor,  # 1 for tokens, 0 for padding, shape (batch, length)
+    ) -> torch.Tensor:         # one vector per text, shape (batch, hidden)
+        "The model's own pooling of token vectors: masked mean, first token or the encoder's pooler."
         if self.pooling == "pooler":
-            return output.pooler_output
-        hidden = output.last_hidden_state
+            return self.encoder.pooler(hidden)
         if self.pooling == "cls":
             return hidden[:, 0]
-        mask = attention_mask.unsqueeze(-1).to(hidden.dtype)
-        return (hidden * mask).sum(1) / mask.sum(1).clamp(min=1)
+        return masked_mean(hidden, attention_mask)
 
     def forward(self, input_ids, attention_mask=None, token_type_ids=None) -> torch.Tensor:  # logits (batch, num_classes)
         return self.head(self.dropout(self.forward_features(input_ids, attention_mask, token_type_ids)))
@@ -74,6 +89,18 @@ class SequenceClassifier(nn.Module):
         "Replace the head with a fresh one for `num_classes` classes."
         self.head = nn.Linear(self.head.in_features, num_classes)
 
+# %% ../nbs/07_models.ipynb #87be500d
+def _check_loading_report(name_or_path, encoder: nn.Module, report: dict, pooling: str):
+    "Refuse an encoder whose weights file left layers random: transformers reports them instead of failing."
+    ignored = () if pooling == "pooler" else ("pooler.",)  # a pooler the classifier drops may be absent
+    missing = [k for k in report.get("missing_keys", []) if not k.startswith(ignored)]
+    mismatched = [k for k, *_ in report.get("mismatched_keys", [])]
+    if missing or mismatched:
+        raise CheckpointError(
+            f"{str(name_or_path)!r} does not fit {type(encoder).__name__}: {len(missing)} weights missing from the file "
+            f"(e.g. {missing[:3]}), {len(mismatched)} of another shape (e.g. {mismatched[:3]}); those layers would be "
+            "random. Is the weights file another model's?")
+
 # %% ../nbs/07_models.ipynb #20105d85
 class CheckpointError(ValueError):
     "A weights file can't be read or doesn't fit the model."
@@ -81,7 +108,6 @@ class CheckpointError(ValueError):
 @contextmanager
 def _quiet_transformers():
     "Silence transformers' load progress bar and report, then restore the caller's settings."
-    from transformers.utils import logging as hf_logging
     verbosity, bars = hf_logging.get_verbosity(), hf_logging.is_progress_bar_enabled()
     hf_logging.set_verbosity_error()
     hf_logging.disable_progress_bar()
@@ -99,15 +125,21 @@ def hf_classifier(
     **kwargs,                  # passed to `AutoModel.from_pretrained` (e.g. revision, torch_dtype)
 ) -> tuple:                    # (SequenceClassifier, tokenizer)
     "A pretrained Hugging Face encoder with a new classification head, and its tokenizer."
-    from transformers import AutoModel, AutoTokenizer
     try:
-        with _quiet_transformers():
-            encoder = AutoModel.from_pretrained(name_or_path, **kwargs)
+        with _quiet_transformers():  # no progress bars; the load report is checked below instead of printed
+            encoder, report = AutoModel.from_pretrained(name_or_path, output_loading_info=True, **kwargs)
             tokenizer = AutoTokenizer.from_pretrained(name_or_path)
     except OSError as e:
         raise OSError(f"could not load the encoder {str(name_or_path)!r}: it is not a local folder with a model and "
                       "tokenizer, and not in the Hugging Face cache (offline runs set HF_HUB_OFFLINE=1; download it "
                       f"once online, or pass a folder written by save_pretrained). Details: {e}") from e
+    except Exception as e:  # safetensors/transformers errors on a damaged or foreign weights file
+        raise CheckpointError(f"could not load the encoder {str(name_or_path)!r}: {type(e).__name__}: {e}") from e
+    _check_loading_report(name_or_path, encoder, report, pooling)
+    if len(tokenizer) < encoder.config.vocab_size // 2:
+        raise CheckpointError(f"{str(name_or_path)!r}: its tokenizer knows {len(tokenizer)} tokens but the encoder "
+                              f"{encoder.config.vocab_size}: tokenizer files (vocab.txt, tokenizer.json) are missing "
+                              "or belong to another model; every word would be [UNK]")
     return SequenceClassifier(encoder, num_classes, pooling, dropout), tokenizer
 
 def minilm_path() -> Path:  # the folder holding all-MiniLM-L6-v2's config, weights and tokenizer
@@ -132,7 +164,6 @@ def _checkpoint_state(path: Path) -> dict:
     "Tensors of a checkpoint, read without running code (safetensors, or torch.load with weights_only)."
     try:
         if path.suffix == ".safetensors":
-            from safetensors.torch import load_file
             state = load_file(path)
         else:
             state = torch.load(path, map_location="cpu", weights_only=True)
@@ -152,24 +183,29 @@ def _fingerprint(t: torch.Tensor) -> bytes:
     return hashlib.blake2b(t.detach().float().flatten().sort().values.cpu().numpy().tobytes(), digest_size=16).digest()
 
 def _check_fit(model: nn.Module, state: dict, classifier: str, message: str):
-    "Fail if the checkpoint lacks weights the model has (besides the classifier): timm loads non-strictly once it drops a head."
-    own = set(model.state_dict())
+    "Fail unless the file gave the model every weight besides the classifier: by name, or by value after timm converted another naming scheme."
+    own = model.state_dict()
     is_head = lambda k: bool(classifier) and k.startswith(classifier + ".")
-    if len(own & set(state)) < len(own) / 2:
-        # another naming scheme (original, non-timm weights), which timm's filter_fn converts -- or another
-        # architecture, which timm's non-strict load would leave at random: compare values, not names
-        loaded = {_fingerprint(v) for v in model.state_dict().values() if v.is_floating_point()}
-        weights = [k for k, v in state.items() if v.is_floating_point() and v.numel() > 1 and not is_head(k)]
-        found = sum(_fingerprint(state[k]) in loaded for k in weights)
-        if found < len(weights) / 2:
-            raise CheckpointError(f"{message}: only {found} of the file's {len(weights)} weight tensors reached the "
-                                  "model (a checkpoint of another architecture?); its layers would stay random")
+    if not any(v.is_floating_point() and not is_head(k) for k, v in state.items()):
+        raise CheckpointError(f"{message}: the file holds no weights besides the classifier ({len(state)} tensors); "
+                              "the model would stay random")
+    if len(set(own) & set(state)) >= len(own) / 2:
+        missing = sorted(k for k in set(own) - set(state) if not is_head(k))
+        unexpected = sorted(k for k in set(state) - set(own) if not is_head(k))
+        if missing or unexpected:
+            raise CheckpointError(f"{message}: {len(missing)} weights missing from the file (e.g. {missing[:3]}), "
+                                  f"{len(unexpected)} in the file the model lacks (e.g. {unexpected[:3]})")
         return
-    missing = sorted(k for k in own - set(state) if not is_head(k))
-    unexpected = sorted(k for k in set(state) - own if not is_head(k))
-    if missing or unexpected:
-        raise CheckpointError(f"{message}: {len(missing)} weights missing from the file (e.g. {missing[:3]}), "
-                              f"{len(unexpected)} in the file the model lacks (e.g. {unexpected[:3]})")
+    # another naming scheme (original, non-timm weights), which timm's filter_fn converts -- or another architecture,
+    # which timm's non-strict load leaves at random: compare the model's values with the file's, order-free. A few
+    # tensors may differ legitimately (a first conv folded to in_chans=1, a resized position embedding).
+    in_file = {_fingerprint(v) for v in state.values() if v.is_floating_point()}
+    weights = [k for k, v in own.items() if v.is_floating_point() and v.numel() > 1 and not is_head(k)]
+    random = [k for k in weights if _fingerprint(own[k]) not in in_file]
+    if len(random) > max(2, len(weights) // 10):
+        raise CheckpointError(f"{message}: {len(random)} of the model's {len(weights)} weight tensors did not come from "
+                              f"the file (e.g. {random[:3]}): a checkpoint of another architecture, or a partial one? "
+                              "Those layers would stay random")
 
 def create_timm_model(
     name: str,                            # a timm model name, e.g. "resnet18", "vit_tiny_patch16_224"
@@ -178,7 +214,6 @@ def create_timm_model(
     **kwargs,                             # passed to `timm.create_model` (e.g. in_chans, drop_rate)
 ) -> nn.Module:
     "A timm model with a `num_classes` head, random, hub-pretrained or from a local checkpoint."
-    import timm
     if isinstance(pretrained, (str, Path)):
         path = Path(pretrained)
         if not path.is_file():
@@ -215,7 +250,6 @@ def create_torchvision_model(
     **kwargs,                             # passed to `torchvision.models.get_model`
 ) -> nn.Module:
     "A torchvision model with a `num_classes` head, random, pretrained or from a local checkpoint."
-    import torchvision
     if name in ("googlenet", "inception_v3"):  # their 1000-way auxiliary heads would come out in train mode
         kwargs.setdefault("aux_logits", False)
     model = torchvision.models.get_model(name, weights="DEFAULT" if pretrained is True else None, **kwargs)
@@ -245,9 +279,6 @@ def source_key(**arguments) -> str:  # hex SHA-256 of the arguments (JSON, sorte
     return hashlib.sha256(text.encode()).hexdigest()
 
 def _source_data(dataset: str, classes, max_train: int | None, seed: int):
-    import numpy as np
-    from dataclasses import replace
-    from ftkit.data import ImageSplit, load_dataset
     data = load_dataset(dataset)
     if data.kind != "image":
         raise ValueError(f"pretrain_source trains vision models; {dataset} is a {data.kind} data set")
@@ -268,19 +299,14 @@ def _source_data(dataset: str, classes, max_train: int | None, seed: int):
 
 def _train_source(model: nn.Module, data, epochs: int, lr_max: float, batch_size: int, size, seed: int) -> float:
     "Fit `model` with fastai's one-cycle schedule; return the test accuracy."
-    import fastai.callback.all  # noqa: F401 -- registers Learner.fit_one_cycle, no_bar, ...
-    from fastai.learner import Learner
-    from fastai.metrics import accuracy
-    from ftkit.data import image_dataloaders
     dls = image_dataloaders(data, model, batch_size=batch_size, size=size, seed=seed)
-    learn = Learner(dls, model, loss_func=nn.CrossEntropyLoss(), metrics=accuracy)
+    learn = classification_learner(dls, model)
     with learn.no_bar(), learn.no_logging():
         learn.fit_one_cycle(epochs, lr_max)
         return float(learn.validate()[1])
 
 # %% ../nbs/07_models.ipynb #c29411f9
 def _load_source(folder: Path) -> nn.Module:
-    from safetensors.torch import load_model
     try:
         config = json.loads((folder / "config.json").read_text())
         arguments = config["arguments"]
@@ -306,7 +332,6 @@ def pretrain_source(
     device: str | None = None,  # where to train (default: `default_device()`); not part of the cache key
 ) -> nn.Module:                 # the trained model on the CPU, in eval mode, with `.source_config`
     "Train a source model once and cache it (safetensors + JSON); later calls with the same arguments load it."
-    from safetensors.torch import save_model
     arguments = dict(arch=arch, dataset=dataset, classes=None if classes is None else [int(c) for c in classes],
                      epochs=epochs, seed=seed, lr_max=lr_max, batch_size=batch_size, size=size, max_train=max_train)
     key = source_key(**arguments)

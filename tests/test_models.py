@@ -75,7 +75,7 @@ def test_hf_classifier_in_a_fastai_learner_and_a_torch_loop(tiny_bert_folder):
     import fastai.callback.all  # noqa: F401 -- registers Learner.fit_one_cycle, no_bar, ...
     import pandas as pd
     from fastai.learner import Learner
-    from ftkit.data import text_dataloader, text_dataloaders, text_dataset
+    from ftkit.text import text_dataloader, text_dataloaders, text_dataset
     texts = [f"{w} " * (1 + i % 5) + f"number {i}" for i, w in enumerate(["red", "blue"] * 24)]  # lengths differ
     frame = pd.DataFrame({"text": texts, "label": [t.split()[0] for t in texts]})
     dataset = text_dataset(frame.iloc[:32], frame.iloc[32:])
