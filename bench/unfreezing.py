@@ -15,7 +15,13 @@ Last line: lp_speedup=<x> lpft_speedup=<x> ulmfit_speedup=<x> pipeline_speedup=<
 Every Learner here uses ftkit.discriminative.fused_adamw (fastai's Adam update with PyTorch's fused kernel;
 fastai's own Adam step takes as long as a backward pass on MiniLM), on both sides of every comparison.
 
-Usage: python bench/unfreezing.py [--quick] [--train N] [--seed S] [--seeds K] [--first-seed F] [--repeats R] [--only 1 2 ...]  (FTKIT_DATA must hold trec/)
+`--cache` chooses the caching modes sections 1-3 compare, each against the first (default: false true, i.e.
+recompute vs cache=True); `--cache false auto true` adds ftkit's default, cache="auto", which caches only the
+stages its cost model says pay: it should never be slower than recomputing, and close to cache=True where caching
+pays. Section 4's ftkit side uses the last mode listed.
+
+Usage: python bench/unfreezing.py [--quick] [--train N] [--seed S] [--seeds K] [--first-seed F] [--repeats R] [--only 1 2 ...]
+                                  [--cache MODE [MODE ...]]  (FTKIT_DATA must hold trec/)
 --quick uses 300 training and 200 validation questions (a few minutes).
 """
 import argparse
@@ -28,20 +34,26 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 warnings.filterwarnings("ignore", category=FutureWarning)
 
-import torch
-from torch import nn
+import torch  # noqa: E402
+from fastai.data.core import DataLoaders  # noqa: E402
+from fastai.learner import Learner  # noqa: E402
+from fastai.metrics import accuracy  # noqa: E402
+from torch import nn  # noqa: E402
+
+from ftkit.core import library_versions, seed_everything  # noqa: E402
+from ftkit.datasets import load_dataset  # noqa: E402
+from ftkit.discriminative import fit_stlr, fused_adamw  # noqa: E402
+from ftkit.groups import layer_groups, splitter  # noqa: E402
+from ftkit.models import minilm_classifier  # noqa: E402
+from ftkit.schedules import gradual_unfreezing, last_layer_only, lp_ft  # noqa: E402
+from ftkit.text import text_dataloader  # noqa: E402
+from ftkit.training import fit_schedule  # noqa: E402
+
+MODES = {"false": False, "true": True, "auto": "auto", "force": "force"}  # --cache spellings -> fit_schedule's cache=
 
 
 def build(train, valid, bucket, pad_to, seed, batch_size=32):
     "A fresh MiniLM classifier and a fastai Learner over TREC with the given padding scheme."
-    from fastai.data.core import DataLoaders
-    from fastai.learner import Learner
-    from fastai.metrics import accuracy
-    from ftkit.core import seed_everything
-    from ftkit.data import text_dataloader
-    from ftkit.discriminative import fused_adamw
-    from ftkit.groups import splitter
-    from ftkit.models import minilm_classifier
     seed_everything(seed)
     model, tokenizer = minilm_classifier(6)
     train_dl = text_dataloader(train, tokenizer, batch_size, shuffle=True, bucket=bucket, pad_to=pad_to, seed=seed)
@@ -54,8 +66,6 @@ def build(train, valid, bucket, pad_to, seed, batch_size=32):
 def timed_run(name, schedule_fn, train, valid, cache, bucket=True, pad_to=None, seed=0, cpu_times=None,
               **fit_args) -> tuple[float, float]:
     "Wall-clock seconds and final accuracy of one schedule; appends the process's CPU seconds to `cpu_times`."
-    from ftkit.groups import layer_groups
-    from ftkit.unfreezing import fit_schedule
     learn = build(train, valid, bucket, pad_to, seed)
     groups = layer_groups(learn.model, include_frozen=True)
     start, cpu_start = time.perf_counter(), time.process_time()
@@ -68,18 +78,21 @@ def timed_run(name, schedule_fn, train, valid, cache, bucket=True, pad_to=None, 
     return seconds, acc
 
 
-def compare(title, schedule_fn, train, valid, seed, goal, repeats=1, **fit_args):
-    "Recompute and cached runs taking turns `repeats` times; the median of the per-pair ratios."
+def compare(title, schedule_fn, train, valid, seed, goal, repeats=1, modes=("false", "true"), **fit_args):
+    "Runs with each caching mode taking turns `repeats` times; per mode, the median of its ratios to the first mode."
     print(f"{title}", flush=True)
-    ratios = []
+    ratios = {mode: [] for mode in modes[1:]}
     for _ in range(repeats):
-        slow, acc_slow = timed_run("recompute frozen layers", schedule_fn, train, valid, False, seed=seed, **fit_args)
-        fast, acc_fast = timed_run("frozen-prefix caching", schedule_fn, train, valid, True, seed=seed, **fit_args)
-        ratios.append(slow / fast)
-    speedup = statistics.median(ratios)
-    print(f"  speedup {speedup:.2f}x (median of {', '.join(f'{r:.2f}' for r in ratios)}; goal >= {goal}x); accuracy "
-          f"difference {100 * (acc_fast - acc_slow):+.2f} pt (same computation: should be ~0)", flush=True)
-    return speedup
+        times = {mode: timed_run(f"cache={MODES[mode]!r}", schedule_fn, train, valid, MODES[mode], seed=seed, **fit_args)
+                 for mode in modes}
+        for mode in modes[1:]:
+            ratios[mode].append(times[modes[0]][0] / times[mode][0])
+    for mode in modes[1:]:
+        accuracy_delta = 100 * (times[mode][1] - times[modes[0]][1])
+        print(f"  cache={MODES[mode]!r} vs cache={MODES[modes[0]]!r}: speedup {statistics.median(ratios[mode]):.2f}x (median "
+              f"of {', '.join(f'{r:.2f}' for r in ratios[mode])}; goal >= {goal}x); accuracy difference "
+              f"{accuracy_delta:+.2f} pt (same computation: should be ~0)", flush=True)
+    return statistics.median(ratios[modes[-1]]) if len(modes) > 1 else float("nan")
 
 
 def main():
@@ -94,14 +107,13 @@ def main():
                         help="first seed of section 4's runs (default --seed): extend an earlier run with new seeds")
     parser.add_argument("--only", type=int, nargs="+", choices=[1, 2, 3, 4], default=[1, 2, 3, 4],
                         help="run only these sections (the last line then shows nan for the others)")
+    parser.add_argument("--cache", nargs="+", choices=list(MODES), default=["false", "true"],
+                        help="caching modes sections 1-3 compare, each against the first; the last line's speedups are "
+                             "the last mode's, and section 4's ftkit side uses it (default: false true)")
     args = parser.parse_args()
     if args.quick:
         args.train, args.valid = 300, 200
     torch.set_num_threads(max(1, min(2, os.cpu_count() or 1)))
-    from ftkit.core import library_versions
-    from ftkit.data import load_dataset
-    from ftkit.discriminative import fit_stlr
-    from ftkit.unfreezing import gradual_unfreezing, last_layer_only, lp_ft
     trec = load_dataset("trec")
     train = trec.train.sample(n=args.train, random_state=args.seed).reset_index(drop=True)
     valid = trec.test.iloc[: args.valid].reset_index(drop=True)
@@ -117,10 +129,10 @@ def main():
     ulmfit = lambda groups: gradual_unfreezing(groups, epochs_per_stage=[1, 1, 1, 2], num_stages=4, stage_lrs=ulmfit_lrs)
 
     nan = float("nan")
-    lp_speedup = compare("1. linear probe, 10 epochs", probe, train, valid, args.seed, 5, args.repeats, lr_max=1e-2) if 1 in args.only else nan
-    lpft_speedup = compare("2. LP-FT, 10 probe + 2 fine-tuning epochs", lpft, train, valid, args.seed, 2, args.repeats) if 2 in args.only else nan
+    lp_speedup = compare("1. linear probe, 10 epochs", probe, train, valid, args.seed, 5, args.repeats, args.cache, lr_max=1e-2) if 1 in args.only else nan
+    lpft_speedup = compare("2. LP-FT, 10 probe + 2 fine-tuning epochs", lpft, train, valid, args.seed, 2, args.repeats, args.cache) if 2 in args.only else nan
     ulmfit_speedup = compare("3. ULMFiT gradual unfreezing (fastai's recipe, 1,1,1,2 epochs), discriminative LRs, STLR",
-                             ulmfit, train, valid, args.seed, 1.1, args.repeats, fit=fit_stlr) if 3 in args.only else nan
+                             ulmfit, train, valid, args.seed, 1.1, args.repeats, args.cache, fit=fit_stlr) if 3 in args.only else nan
     if 4 not in args.only:
         print(f"lp_speedup={lp_speedup:.2f} lpft_speedup={lpft_speedup:.2f} ulmfit_speedup={ulmfit_speedup:.2f} "
               "pipeline_speedup=nan acc_delta=nan")
@@ -131,8 +143,8 @@ def main():
     for seed in range(first, first + args.seeds):
         usual, acc_usual = timed_run(f"seed {seed}: fixed padding to 40, recompute (fastai's way)", ulmfit, train, valid,
                                      False, bucket=False, pad_to=40, seed=seed, cpu_times=cpu_usual, fit=fit_stlr)
-        ours, acc_ours = timed_run(f"seed {seed}: bucketed dynamic padding + caching (ftkit)", ulmfit, train, valid,
-                                   True, seed=seed, cpu_times=cpu_ours, fit=fit_stlr)
+        ours, acc_ours = timed_run(f"seed {seed}: bucketed dynamic padding + cache={MODES[args.cache[-1]]!r} (ftkit)", ulmfit,
+                                   train, valid, MODES[args.cache[-1]], seed=seed, cpu_times=cpu_ours, fit=fit_stlr)
         ratios.append(usual / ours)
         accs_usual.append(acc_usual)
         accs_ours.append(acc_ours)

@@ -10,7 +10,20 @@ import os
 
 import pytest
 import torch
+from fastai.optimizer import Adam
 from torch import nn
+from transformers import BertConfig, BertModel
+
+from ftkit.caching import ActivationStore, CachedPrefix, model_chain
+from ftkit.core import synthetic_classification, synthetic_learner, task_accuracy
+from ftkit.discriminative import fused_adamw
+from ftkit.forgetting import ForgettingTracker, snapshot, weight_drift
+from ftkit.groups import layer_groups, splitter
+from ftkit.models import SequenceClassifier
+from ftkit.regularizers import EWC, L2SP
+from ftkit.schedules import gradual_unfreezing, lp_ft
+from ftkit.similarity import MinibatchCKA, linear_cka
+from ftkit.training import fit_schedule, train_schedule
 
 # FTKIT_GPU_TEST_DEVICE=cpu runs the same checks on the CPU (a dry run of this file on a machine without a GPU)
 CUDA = torch.device(os.environ.get("FTKIT_GPU_TEST_DEVICE", "cuda"))
@@ -29,9 +42,6 @@ def exact_float32():
 
 def tiny_bert(num_classes: int = 3, dropout: float = 0.1):
     "A 3-layer BERT (hidden 32) under ftkit's SequenceClassifier, randomly initialised with a fixed seed."
-    from transformers import BertConfig, BertModel
-
-    from ftkit.models import SequenceClassifier
     config = BertConfig(vocab_size=100, hidden_size=32, num_hidden_layers=3, num_attention_heads=4,
                         intermediate_size=64, max_position_embeddings=64, hidden_dropout_prob=dropout,
                         attention_probs_dropout_prob=dropout)
@@ -51,9 +61,7 @@ def token_batches(count: int = 6, size: int = 8, seed: int = 0) -> list:
     return batches
 
 
-def run_bert_schedule(device, cache: bool, dropout: float = 0.1):
-    from ftkit.groups import layer_groups
-    from ftkit.unfreezing import gradual_unfreezing, train_schedule
+def run_bert_schedule(device, cache: bool | str, dropout: float = 0.1):
     model = tiny_bert(dropout=dropout).to(device)
     groups = layer_groups(model, include_frozen=True)
     torch.manual_seed(1)  # dropout in the trainable layers
@@ -79,8 +87,18 @@ def test_train_schedule_caching_on_cuda_matches_recompute_and_cpu():
                                    rtol=1e-3, atol=1e-4)
 
 
+def test_train_schedule_auto_cache_on_cuda_matches_recompute():
+    "cache='auto' measures on the device (synchronised timing) and whatever it decides, the run is the recomputed one."
+    auto, auto_weights = run_bert_schedule(CUDA, cache="auto")
+    recomputed, recomputed_weights = run_bert_schedule(CUDA, cache=False)
+    assert set(auto.cache) <= {"cache", "recompute"} and auto.cache_reason.str.len().gt(0).all()
+    torch.testing.assert_close(torch.tensor(auto.train_loss.values), torch.tensor(recomputed.train_loss.values),
+                               rtol=1e-4, atol=1e-5)
+    for name, value in auto_weights.items():
+        torch.testing.assert_close(value, recomputed_weights[name], rtol=1e-4, atol=1e-5, msg=name)
+
+
 def test_cached_prefix_spills_cuda_activations_and_reproduces_the_model():
-    from ftkit.unfreezing import ActivationStore, CachedPrefix, model_chain
     model = tiny_bert().to(CUDA).eval()
     chain = model_chain(model)
     boundary = len(chain.modules) - 1  # everything but the head is frozen
@@ -98,7 +116,6 @@ def test_cached_prefix_spills_cuda_activations_and_reproduces_the_model():
 
 def test_cached_prefix_batches_mixing_memory_and_spilled_pieces_on_cuda():
     "Pieces kept in GPU memory and pieces read back from the spill file (CPU) end up in one batch."
-    from ftkit.unfreezing import ActivationStore, CachedPrefix, model_chain
     model = tiny_bert().to(CUDA).eval()
     chain = model_chain(model)
     boundary = len(chain.modules) - 1
@@ -114,19 +131,14 @@ def test_cached_prefix_batches_mixing_memory_and_spilled_pieces_on_cuda():
 
 
 def synthetic_cuda_learner(**kwargs):
-    from ftkit.core import synthetic_learner
-    from ftkit.groups import splitter
     learn = synthetic_learner(splitter=splitter, num_blocks=2, **kwargs)
     learn.dls.to(CUDA)
     return learn
 
 
 def test_fit_schedule_on_cuda_with_fused_adamw_and_caching():
-    from ftkit.discriminative import fused_adamw
-    from ftkit.groups import layer_groups
-    from ftkit.unfreezing import fit_schedule, lp_ft
     timelines, weights = [], []
-    for cache in (False, True):
+    for cache in (False, True):  # cache=True routes the model's own forward through the cache: learn.model stays the model
         learn = synthetic_cuda_learner(opt_func=fused_adamw)
         groups = layer_groups(learn.model, include_frozen=True)
         with learn.no_bar(), learn.no_logging():
@@ -143,9 +155,6 @@ def test_fit_schedule_on_cuda_with_fused_adamw_and_caching():
 
 
 def test_fused_adamw_on_cuda_matches_fastai_adam():
-    from fastai.optimizer import Adam
-
-    from ftkit.discriminative import fused_adamw
     finals = []
     for opt_func in (Adam, fused_adamw):
         learn = synthetic_cuda_learner(opt_func=opt_func, wd_bn_bias=True, num_examples=5 * 64)
@@ -157,9 +166,6 @@ def test_fused_adamw_on_cuda_matches_fastai_adam():
 
 
 def test_forgetting_tools_on_cuda():
-    from ftkit.core import synthetic_classification
-    from ftkit.forgetting import EWC, L2SP, ForgettingTracker, snapshot, task_accuracy, weight_drift
-    from ftkit.similarity import MinibatchCKA, linear_cka
     learn = synthetic_cuda_learner()
     model = learn.model.to(CUDA)
     source = copy.deepcopy(model)
