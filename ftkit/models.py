@@ -24,6 +24,7 @@ from torch import nn
 from transformers import AutoModel, AutoTokenizer
 from transformers.utils import logging as hf_logging
 
+from .chains import BertChain
 from .core import cache_dir, classification_learner, default_device, library_versions, masked_mean, seed_everything
 from .datasets import ImageSplit, load_dataset
 from .images import image_dataloaders
@@ -81,6 +82,10 @@ class SequenceClassifier(nn.Module):
 
     def forward(self, input_ids, attention_mask=None, token_type_ids=None) -> torch.Tensor:  # logits (batch, num_classes)
         return self.head(self.dropout(self.forward_features(input_ids, attention_mask, token_type_ids)))
+
+    def chain(self) -> BertChain:
+        "The model as a chain of stages (embeddings, each layer, pooling and head), for frozen-prefix caching."
+        return BertChain(self)
 
     def get_classifier(self) -> nn.Module:
         return self.head

@@ -21,7 +21,7 @@ from fastai.vision.augment import RandTransform
 from fastprogress.fastprogress import progress_bar
 from torch import nn
 
-from .caching import CachePlan, CachePolicy, plan_cache
+from .cache_plans import CachePlan, CachePolicy, plan_cache
 from .core import batch_to, call_model, split_batch
 from .discriminative import group_lrs
 from .freezing import FreezePolicy, set_trainable

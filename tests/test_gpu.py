@@ -14,7 +14,8 @@ from fastai.optimizer import Adam
 from torch import nn
 from transformers import BertConfig, BertModel
 
-from ftkit.caching import ActivationStore, CachedPrefix, model_chain
+from ftkit.caching import ActivationStore, CachedPrefix
+from ftkit.chains import model_chain
 from ftkit.core import synthetic_classification, synthetic_learner, task_accuracy
 from ftkit.discriminative import fused_adamw
 from ftkit.forgetting import ForgettingTracker, snapshot, weight_drift
