@@ -8,6 +8,7 @@ from __future__ import annotations
 import importlib.metadata as metadata
 import os
 import platform
+import operator
 import random
 import shutil
 import tempfile
@@ -24,10 +25,27 @@ from fastai.metrics import accuracy
 from torch import Tensor, nn
 
 # %% auto #0
-__all__ = ['seed_everything', 'default_device', 'cache_dir', 'is_writable', 'check_output_folder', 'staged_folder',
+__all__ = ['check_count', 'seed_everything', 'default_device', 'cache_dir', 'is_writable', 'check_output_folder', 'staged_folder',
            'library_versions', 'TinyNet', 'synthetic_classification', 'classification_learner', 'synthetic_learner',
            'split_batch', 'call_model', 'batch_to', 'text_inputs', 'masked_mean', 'unwrap_model', 'evaluating',
            'encode', 'task_accuracy']
+
+# %% ../nbs/00_core.ipynb #6c0a654b
+def check_count(
+    value,              # the value given
+    name: str,          # the argument's name, for the message
+    minimum: int = 1,   # the smallest value allowed
+) -> int:               # the value as a plain int
+    "`value` as an int >= `minimum`, or one clear error naming the argument (bools and non-integral numbers refused)."
+    try:
+        count = None if isinstance(value, bool) else operator.index(value)  # ints and numpy ints, never 1.5 or "3"
+    except TypeError:
+        count = None
+    if count is None:
+        raise TypeError(f"{name} must be a whole number, got {value!r}")
+    if count < minimum:
+        raise ValueError(f"{name} must be >= {minimum}, got {count}")
+    return count
 
 # %% ../nbs/00_core.ipynb #a7fc942f
 def seed_everything(
@@ -71,6 +89,7 @@ def cache_dir(
     create: bool = True,  # create the folder (False: just name it, e.g. to look for files without writing)
 ) -> Path:
     "ftkit's cache folder: env `FTKIT_CACHE`, else `$XDG_CACHE_HOME/ftkit`, else `~/.cache/ftkit`."
+    if not isinstance(kind, str): raise TypeError(f"kind must be a folder name (str), got {kind!r}")
     root = os.environ.get("FTKIT_CACHE") or Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "ftkit"
     path = Path(root).expanduser() / kind
     if create:
@@ -96,6 +115,8 @@ def check_output_folder(
     path: Path | str,  # where a run will write its files (created if missing)
 ) -> Path:             # the same path
     "Refuse, before any work, an output folder that is a file, lies under a file, or cannot be written."
+    if not str(path).strip():
+        raise ValueError("the output folder is an empty path; give a folder name")
     path = Path(path)
     if path.exists() and not path.is_dir():
         raise NotADirectoryError(f"{path} is a file; give a folder (it is created if missing)")
@@ -152,6 +173,9 @@ class TinyNet(nn.Module):
         num_blocks: int = 2,     # hidden blocks between stem and head
     ):
         super().__init__()
+        num_features, num_classes, hidden = (check_count(v, n) for v, n in
+                                             ((num_features, "num_features"), (num_classes, "num_classes"), (hidden, "hidden")))
+        num_blocks = check_count(num_blocks, "num_blocks", 0)
         self.stem = nn.Sequential(nn.Linear(num_features, hidden), nn.ReLU())
         self.blocks = nn.Sequential(*[
             nn.Sequential(nn.Linear(hidden, hidden), nn.LayerNorm(hidden), nn.ReLU()) for _ in range(num_blocks)])
@@ -172,6 +196,8 @@ def synthetic_classification(
     seed: int = 0,            # the data's own seed (independent of the global RNG)
 ) -> tuple[torch.Tensor, torch.Tensor]:  # x (num_examples, num_features) float32, y (num_examples,) int64
     "A learnable classification task: Gaussian inputs labelled by a fixed random linear teacher."
+    check_count(num_examples, "num_examples")
+    check_count(num_classes, "num_classes", 2)
     generator = torch.Generator().manual_seed(seed)
     x = torch.randn(num_examples, num_features, generator=generator)
     teacher = torch.randn(num_features, num_classes, generator=generator)
@@ -200,6 +226,7 @@ def synthetic_learner(
     **kwargs,                 # passed on to `classification_learner` (e.g. `splitter`, `opt_func`, `cbs`)
 ) -> Learner:
     "A fastai `Learner` on `TinyNet` and synthetic data that fits in about a second on CPU."
+    check_count(batch_size, "batch_size")
     x, y = synthetic_classification(num_examples + num_examples // 4, num_features, num_classes, seed)
     train = list(zip(x[:num_examples], y[:num_examples]))
     valid = list(zip(x[num_examples:], y[num_examples:]))
@@ -272,7 +299,10 @@ def masked_mean(
     mask: Tensor,    # attention mask, shape (batch, tokens): 1 for real tokens, 0 for padding
 ) -> Tensor:         # shape (batch, width)
     "Mean of the token vectors over the real tokens (padding excluded)."
-    weights = mask.to(hidden.dtype).unsqueeze(-1)
+    if hidden.ndim != 3 or mask.shape != hidden.shape[:2]:
+        raise ValueError(f"masked_mean needs hidden (batch, tokens, width) and mask (batch, tokens), got "
+                         f"{tuple(hidden.shape)} and {tuple(mask.shape)}")
+    weights = mask.to(hidden.dtype).unsqueeze(-1)  # a row with no real token pools to zeros
     return (hidden * weights).sum(1) / weights.sum(1).clamp_min(1)
 
 # %% ../nbs/00_core.ipynb #6557404c
@@ -310,6 +340,9 @@ def encode(
     batch_size: int = 256,    # examples per forward pass
 ) -> Tensor:                  # outputs in eval mode, shape (n, ...), on the CPU
     "Run `module` over `inputs` in eval mode, batch by batch; the training flag is restored afterwards."
+    check_count(batch_size, "batch_size")
+    if len(inputs) == 0:
+        raise ValueError("encode got no inputs (an empty tensor): there is nothing to run the model on")
     first = next(module.parameters(), None)
     device = first.device if first is not None else torch.device("cpu")
     with evaluating(module):

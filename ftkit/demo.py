@@ -6,24 +6,31 @@
 from __future__ import annotations
 
 import copy
+import math
 import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
+import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 import torch
+from fastai.data.core import DataLoaders
+from sklearn.model_selection import train_test_split
 from torch import nn
 
-from .core import library_versions, seed_everything
+from .core import check_count, classification_learner, library_versions, seed_everything, staged_folder, task_accuracy
+from .datasets import load_dataset
 from .groups import layer_groups, splitter
-from .unfreezing import fit_schedule, full_fine_tuning, gradual_unfreezing, last_layer_only, lp_ft
+from .schedules import full_fine_tuning, gradual_unfreezing, last_layer_only, lp_ft
+from .training import fit_schedule
 
 # %% auto #0
-__all__ = ['DemoConfig', 'digits_tasks', 'few_shot', 'DigitNet', 'accuracy_of', 'run_demo', 'summarize_demo', 'plot_demo',
-           'save_demo']
+__all__ = ['DemoConfig', 'digits_tasks', 'few_shot', 'DigitNet', 'run_demo', 'summarize_demo', 'plot_demo', 'save_demo']
 
 # %% ../nbs/20_demo.ipynb #b79763bd
+_METHODS = ("scratch", "linear probe", "fine-tune", "discriminative LR", "gradual unfreezing", "LP-FT")
+
 @dataclass(frozen=True)
 class DemoConfig:
     "Everything that decides the demo's numbers; printed at the start and stored with the results."
@@ -38,27 +45,40 @@ class DemoConfig:
     batch_size: int = 32
     width: int = 32             # channels of the first conv layer (doubles per block)
     seeds: tuple = (0, 1, 2)    # ≥3 seeds for any verdict (house style); seeds the model and the shots
-    methods: tuple = ("scratch", "linear probe", "fine-tune", "discriminative LR", "gradual unfreezing", "LP-FT")
+    methods: tuple = _METHODS
+
+    def __post_init__(self):
+        for name in ("target_shots", "source_epochs", "target_epochs", "batch_size", "width"):
+            check_count(getattr(self, name), name)
+        classes = [*self.source_classes, *self.target_classes]
+        if len(set(classes)) != len(classes) or not set(classes) <= set(range(10)) or min(map(len, (self.source_classes, self.target_classes))) < 2:
+            raise ValueError(f"source_classes {self.source_classes} and target_classes {self.target_classes} must be "
+                             "disjoint sets of at least two digits 0-9")
+        if not 0 < self.test_fraction < 1: raise ValueError(f"test_fraction must be in (0, 1), got {self.test_fraction!r}")
+        if not math.isfinite(self.lr_max) or self.lr_max <= 0: raise ValueError(f"lr_max must be a finite number > 0, got {self.lr_max!r}")
+        if not self.seeds or len(set(self.seeds)) != len(self.seeds):
+            raise ValueError(f"seeds must be distinct and at least one, got {self.seeds!r}")
+        unknown = [m for m in self.methods if m not in _METHODS]
+        if unknown: raise ValueError(f"unknown method(s) {unknown}; choose from {_METHODS}")
 
 # %% ../nbs/20_demo.ipynb #65a72d38
 def digits_tasks(
     config: DemoConfig,  # which classes form each task and how the test split is drawn
 ) -> dict:               # {"source": (x_train, y_train, x_test, y_test), "target": (...)}, x (n, 1, 8, 8) in [0, 1]
     "Split scikit-learn's 8×8 digits into a source and a target task, labels renumbered from 0."
-    from sklearn.datasets import load_digits
-    from sklearn.model_selection import train_test_split
-    digits = load_digits()
-    x = torch.tensor(digits.images, dtype=torch.float32).unsqueeze(1) / 16.0
-    y = torch.tensor(digits.target)
+    digits = load_dataset("digits").train
+    # the digits have 17 grey levels (0..16), stored as uint8 0..255: rounding recovers each level exactly
+    x = torch.round(digits.images.float() * 16 / 255) / 16
+    y = digits.labels
     train_idx, test_idx = train_test_split(
-        np.arange(len(y)), test_size=config.test_fraction, stratify=digits.target, random_state=config.split_seed)
+        np.arange(len(y)), test_size=config.test_fraction, stratify=y.numpy(), random_state=config.split_seed)
     tasks = {}
     for task, classes in (("source", config.source_classes), ("target", config.target_classes)):
         lookup = torch.full((10,), -1, dtype=torch.long)
         lookup[list(classes)] = torch.arange(len(classes))
         parts = []
         for idx in (train_idx, test_idx):
-            keep = idx[np.isin(digits.target[idx], classes)]
+            keep = idx[np.isin(y.numpy()[idx], classes)]
             parts += [x[keep], lookup[y[keep]]]
         tasks[task] = tuple(parts)
     return tasks
@@ -100,15 +120,11 @@ class DigitNet(nn.Module):
 
 # %% ../nbs/20_demo.ipynb #4b377355
 def _learner(model, x_train, y_train, x_test, y_test, batch_size):
-    import fastai.callback.all  # noqa: F401 -- registers Learner.fit_one_cycle, no_bar, ...
-    from fastai.data.core import DataLoaders
-    from fastai.learner import Learner
-    from fastai.metrics import accuracy
     # every example every epoch (fastai drops the last partial batch by default, which on a 50-example
     # few-shot set drops a third of it); the test set in one batch, so per-epoch validation is cheap
     dls = DataLoaders.from_dsets(list(zip(x_train, y_train)), list(zip(x_test, y_test)), bs=min(batch_size, len(y_train)),
                                  val_bs=len(y_test), drop_last=False, num_workers=0, device=torch.device("cpu"))
-    return Learner(dls, model, loss_func=nn.CrossEntropyLoss(), metrics=accuracy, splitter=splitter)
+    return classification_learner(dls, model, splitter=splitter)
 
 def _fit(learn, epochs, lr_max):
     with learn.no_bar(), learn.no_logging():
@@ -129,20 +145,14 @@ def _schedule(method: str, groups, epochs: int, lr_max: float):
         return gradual_unfreezing(groups, per_stage), lr_max
     if method == "LP-FT":
         return lp_ft(groups, probe_epochs=epochs // 2, ft_epochs=epochs - epochs // 2, ft_lr=lr_max / 10), lr_max
-    raise ValueError(f"unknown method {method!r}; choose from {DemoConfig().methods}")
-
-@torch.no_grad()
-def accuracy_of(model: nn.Module, x: torch.Tensor, y: torch.Tensor) -> float:
-    "Accuracy of `model` on a whole tensor data set, in eval mode."
-    model.eval()
-    return (model(x).argmax(dim=1) == y).float().mean().item()
+    raise ValueError(f"unknown method {method!r}; choose from {_METHODS}")
 
 # %% ../nbs/20_demo.ipynb #f06ee0c5
 def run_demo(
     config: DemoConfig = DemoConfig(),  # what to run
     progress: bool = False,             # print one line per seed and method
 ) -> pd.DataFrame:                      # one row per seed and method
-    "Pretrain on the source digits, then learn the target digits three ways; measure target accuracy and forgetting."
+    "Pretrain on the source digits, then learn the target digits with each method of `config.methods`; measure target accuracy and forgetting."
     tasks = digits_tasks(config)
     xs_train, ys_train, xs_test, ys_test = tasks["source"]
     xt_train, yt_train, xt_test, yt_test = tasks["target"]
@@ -167,7 +177,7 @@ def run_demo(
                 target_acc = float(learn.validate()[1])
             seconds = time.perf_counter() - start
             # forgetting: the source head on the body as it is now, tested on the source task
-            source_after = (accuracy_of(nn.Sequential(model.body, source.head), xs_test, ys_test)
+            source_after = (task_accuracy(nn.Sequential(model.body, source.head), xs_test, ys_test)
                             if method != "scratch" else float("nan"))
             rows.append(dict(seed=seed, method=method, target_acc=target_acc,
                              source_acc_before=source_acc if method != "scratch" else float("nan"),
@@ -184,10 +194,11 @@ def summarize_demo(
     results = results.assign(forgetting=results.source_acc_before - results.source_acc_after)
     columns = ["target_acc", "source_acc_before", "source_acc_after", "forgetting"]
     grouped = results.groupby("method", sort=False)[columns]
-    mean, sd = grouped.mean(), grouped.std(ddof=1).fillna(0.0)
+    mean, sd = grouped.mean(), grouped.std(ddof=1)  # sd is NaN for one seed: no spread to show
     table = pd.DataFrame(index=mean.index)
     for column in columns:
-        table[column] = [("—" if np.isnan(m) else f"{100 * m:.1f} ± {100 * s:.1f}") for m, s in zip(mean[column], sd[column])]
+        table[column] = ["—" if np.isnan(m) else f"{100 * m:.1f}" + ("" if np.isnan(s) else f" ± {100 * s:.1f}")
+                         for m, s in zip(mean[column], sd[column])]
     table.insert(0, "seeds", grouped.size())
     return table
 
@@ -197,7 +208,6 @@ def plot_demo(
     path: str | Path | None = None,  # save the figure here (PNG) if given
 ):
     "Bar chart: target accuracy and source accuracy after target training, per method (mean ± sd)."
-    import matplotlib.pyplot as plt
     methods = list(dict.fromkeys(results.method))
     stats = results.groupby("method", sort=False)[["target_acc", "source_acc_after"]].agg(["mean", "std"])
     fig, ax = plt.subplots(figsize=(1.3 * len(methods) + 1.5, 3.4), dpi=100)
@@ -224,12 +234,11 @@ def save_demo(
     config: DemoConfig,     # the config that produced it
     out: str | Path,        # folder for results.csv, summary.txt and demo.png
 ) -> Path:
-    "Write the results (with config and library versions), a summary table and the plot."
-    out = Path(out)
-    out.mkdir(parents=True, exist_ok=True)
+    "Write the results (with config and library versions), a summary table and the plot, as one set: an existing `out` is replaced whole."
     stamped = results.assign(**{f"config.{k}": str(v) for k, v in asdict(config).items()},
                              **{f"version.{k}": v for k, v in library_versions().items()})
-    stamped.to_csv(out / "results.csv", index=False)
-    (out / "summary.txt").write_text(summarize_demo(results).to_string() + "\n")
-    plot_demo(results, out / "demo.png")
-    return out
+    with staged_folder(out) as staging:  # a crash while saving leaves the previous results, whole
+        stamped.to_csv(staging / "results.csv", index=False)
+        (staging / "summary.txt").write_text(summarize_demo(results).to_string() + "\n")
+        plt.close(plot_demo(results, staging / "demo.png"))
+    return Path(out)

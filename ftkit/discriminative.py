@@ -22,6 +22,7 @@ from fastcore.basics import patch
 from fastcore.foundation import L
 from torch import nn
 
+from .core import check_count
 from .groups import layer_groups, resolve_groups
 
 # %% auto #0
@@ -33,7 +34,7 @@ def _num_groups(groups: int | list | nn.Module) -> int:
     "How many layer groups: a count, a list of groups, or a model split with `layer_groups`."
     if isinstance(groups, nn.Module): return len(resolve_groups(groups))
     if isinstance(groups, (list, tuple)): return len(groups)
-    if isinstance(groups, int) and groups >= 1: return groups
+    if isinstance(groups, int) and not isinstance(groups, bool) and groups >= 1: return groups
     raise TypeError(f"groups must be a positive int, a list of layer groups or a model, got {groups!r}")
 
 
@@ -53,7 +54,9 @@ def group_lrs(
     if isinstance(lr, (list, tuple, np.ndarray)):
         if ladder: raise ValueError("a list already fixes every group's rate; drop factor=/decay=")
         if len(lr) != n: raise ValueError(f"got {len(lr)} learning rates for {n} layer groups")
-        return [_rate(x, f"lr[{i}]", zero=True) for i, x in enumerate(lr)]
+        rates = [_rate(x, f"lr[{i}]", zero=True) for i, x in enumerate(lr)]
+        if not any(rates): raise ValueError("every rate in lr is 0: nothing would train")
+        return rates
     lr = _rate(lr, "lr")
     step = 1 / _rate(factor, "factor") if factor is not None else _rate(decay, "decay") if decay is not None else 1.0
     return [lr * step ** (n - 1 - i) for i in range(n)]
@@ -76,6 +79,9 @@ def _slice_lrs(lr: slice, n: int) -> list[float]:
     stop = _rate(lr.stop, "the slice's upper rate")
     if lr.start is None: return [stop / 10] * (n - 1) + [stop]
     start = _rate(lr.start, "the slice's lower rate")
+    if start > stop:
+        raise ValueError(f"slice({lr.start}, {lr.stop}) runs downwards: the head (last group) gets the slice's upper "
+                         "rate, so use slice(lo, hi) with lo <= hi, or pass one rate per group")
     return [stop] if n == 1 else [start * (stop / start) ** (i / (n - 1)) for i in range(n)]
 
 # %% ../nbs/08_discriminative.ipynb #93adb171
@@ -116,6 +122,7 @@ def param_groups(
     else:
         rate_of = dict(zip([g.name for g in everything], group_lrs(everything, lr, factor, decay)))
         rates = [rate_of[g.name] for g in groups]
+    weight_decay = _rate(weight_decay, "weight_decay", zero=True)
     skip = no_decay_names(model) if weight_decay else set()
     result = []
     for group, rate in zip(groups, rates):
@@ -138,7 +145,7 @@ def stlr(
     "ULMFiT's slanted triangular learning-rate multiplier at `step` (Howard & Ruder 2018, eq. 3)."
     if not 0 < cut_frac < 1: raise ValueError(f"cut_frac must be in (0, 1), got {cut_frac!r}")
     if ratio < 1: raise ValueError(f"ratio must be >= 1, got {ratio!r}")
-    if total_steps < 1: raise ValueError(f"total_steps must be >= 1, got {total_steps!r}")
+    total_steps, step = check_count(total_steps, "total_steps"), check_count(step, "step", 0)
     cut = math.floor(total_steps * cut_frac)
     # the paper's eq. 3 decays over cut·(1/cut_frac − 1) steps; a run shorter than 1/cut_frac steps has cut = 0:
     # one step up, then decay over the remaining steps so the triangle still comes down within the run
@@ -242,7 +249,9 @@ class ScheduleRecorder(Callback):
     order, run_valid = 70, False  # after ParamScheduler (60) has set this step's values
 
     def __init__(self, names: list[str] | None = None):  # group names; default: ftkit's layer groups of the model
-        self.names = names
+        if names is not None and (isinstance(names, str) or not all(isinstance(n, str) for n in names)):
+            raise TypeError(f"names must be a list of group names (str), got {names!r}")
+        self.names = None if names is None else list(names)
 
     def before_fit(self):
         count = len(self.opt.param_lists)

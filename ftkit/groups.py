@@ -395,6 +395,8 @@ def layer_groups(
     include_frozen: bool = False,  # also list parameters with requires_grad=False (so they can be unfrozen later)
 ) -> list[LayerGroup]:           # ordered input -> head; every (trainable) parameter in exactly one group
     "Split `model` into named layer groups ordered from input to head."
+    if not isinstance(model, nn.Module):
+        raise TypeError(f"layer_groups needs a torch nn.Module, got {type(model).__name__}")
     if granularity not in ("stage", "block"):
         raise ValueError(f"granularity must be 'stage' or 'block', got {granularity!r}")
     named = dict(model.named_parameters())  # shared (tied) parameters appear once, under their first name
@@ -461,6 +463,9 @@ def resolve_groups(
 # %% ../nbs/06_groups.ipynb #8ed38b01
 def _groups_by_name(model: nn.Module, names: list[str]) -> list[LayerGroup]:
     "The named groups of `layer_groups(model, include_frozen=True)`, in the order given."
+    twice = sorted({n for n in names if names.count(n) > 1})
+    if twice:
+        raise ValueError(f"layer group(s) {twice} named more than once")
     known = {g.name: g for g in layer_groups(model, include_frozen=True)}
     unknown = [n for n in names if n not in known]
     if unknown:
@@ -469,6 +474,8 @@ def _groups_by_name(model: nn.Module, names: list[str]) -> list[LayerGroup]:
 
 def _groups_from_modules(model: nn.Module, modules: dict) -> list[LayerGroup]:
     "One group per module of a {name: module} mapping; every module must be part of `model`."
+    if not modules:
+        raise ValueError("groups is an empty mapping: give {name: module, ...} with at least one module of the model")
     owned = {id(m) for m in model.modules()}
     strangers = [name for name, m in modules.items() if not isinstance(m, nn.Module) or id(m) not in owned]
     if strangers:

@@ -25,7 +25,7 @@ from transformers import AutoModel, AutoTokenizer
 from transformers.utils import logging as hf_logging
 
 from .chains import BertChain
-from .core import cache_dir, classification_learner, default_device, library_versions, masked_mean, seed_everything
+from .core import cache_dir, check_count, classification_learner, default_device, library_versions, masked_mean, seed_everything
 from .datasets import ImageSplit, load_dataset
 from .images import image_dataloaders
 
@@ -44,6 +44,9 @@ class SequenceClassifier(nn.Module):
         dropout: float = 0.1,  # dropout before the head
     ):
         super().__init__()
+        if not isinstance(getattr(getattr(encoder, "config", None), "hidden_size", None), int):
+            raise TypeError(f"encoder must be a Hugging Face encoder (AutoModel) with config.hidden_size, got {type(encoder).__name__}")
+        num_classes = check_count(num_classes, "num_classes")
         if pooling not in ("mean", "cls", "pooler"):
             raise ValueError(f"pooling must be 'mean', 'cls' or 'pooler', got {pooling!r}")
         if pooling == "pooler" and getattr(encoder, "pooler", None) is None:
@@ -219,6 +222,7 @@ def create_timm_model(
     **kwargs,                             # passed to `timm.create_model` (e.g. in_chans, drop_rate)
 ) -> nn.Module:
     "A timm model with a `num_classes` head, random, hub-pretrained or from a local checkpoint."
+    check_count(num_classes, "num_classes", 0)  # 0: timm's headless model, pooled features out
     if isinstance(pretrained, (str, Path)):
         path = Path(pretrained)
         if not path.is_file():
@@ -255,6 +259,7 @@ def create_torchvision_model(
     **kwargs,                             # passed to `torchvision.models.get_model`
 ) -> nn.Module:
     "A torchvision model with a `num_classes` head, random, pretrained or from a local checkpoint."
+    check_count(num_classes, "num_classes")
     if name in ("googlenet", "inception_v3"):  # their 1000-way auxiliary heads would come out in train mode
         kwargs.setdefault("aux_logits", False)
     model = torchvision.models.get_model(name, weights="DEFAULT" if pretrained is True else None, **kwargs)
@@ -290,6 +295,8 @@ def _source_data(dataset: str, classes, max_train: int | None, seed: int):
     classes = list(range(len(data.classes))) if classes is None else list(classes)
     if not classes or any(not 0 <= c < len(data.classes) for c in classes):
         raise ValueError(f"classes must be indices into {dataset}'s {len(data.classes)} classes, got {classes}")
+    if len(classes) < 2:
+        raise ValueError(f"classes {classes}: a source task needs at least two classes to learn anything")
     if len(set(classes)) != len(classes):
         raise ValueError(f"classes {classes} names a class twice: the head would get an output no example trains")
     lookup = torch.full((len(data.classes),), -1, dtype=torch.long)
@@ -337,6 +344,10 @@ def pretrain_source(
     device: str | None = None,  # where to train (default: `default_device()`); not part of the cache key
 ) -> nn.Module:                 # the trained model on the CPU, in eval mode, with `.source_config`
     "Train a source model once and cache it (safetensors + JSON); later calls with the same arguments load it."
+    for value, name in ((epochs, "epochs"), (batch_size, "batch_size")): check_count(value, name)
+    if max_train is not None: check_count(max_train, "max_train")
+    if classes is not None and len(classes) < 2:  # checked before the cache lookup: a cached model proves nothing
+        raise ValueError(f"classes {list(classes)}: a source task needs at least two classes to learn anything")
     arguments = dict(arch=arch, dataset=dataset, classes=None if classes is None else [int(c) for c in classes],
                      epochs=epochs, seed=seed, lr_max=lr_max, batch_size=batch_size, size=size, max_train=max_train)
     key = source_key(**arguments)
