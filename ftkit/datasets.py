@@ -5,6 +5,7 @@
 # %% ../nbs/03_datasets.ipynb #375aa696
 from __future__ import annotations
 
+import itertools
 import math
 import re
 from dataclasses import dataclass, field, replace
@@ -16,12 +17,13 @@ import numpy as np
 import pandas as pd
 import torch
 
+from .core import check_count
 from .downloads import DataNotFoundError, RemoteFile, fetch_file, verify_files
 from .readers import read_cifar10_archive, read_class_files, read_idx, read_labelled_lines, read_usps
 
 # %% auto #0
 __all__ = ['REGISTRY', 'DatasetInfo', 'ImageSplit', 'Dataset', 'encode_labels', 'list_datasets', 'dataset_file', 'verify_dataset',
-           'load_dataset', 'cross_validation', 'OrderedCopyLoader']
+           'cross_validation', 'load_dataset']
 
 # %% ../nbs/03_datasets.ipynb #04e8a3ea
 @dataclass(frozen=True)
@@ -38,23 +40,56 @@ class DatasetInfo:
     split: str = "official"    # how train/test were formed ("official", or the k-fold rule)
     reader: Callable | None = field(default=None, repr=False, compare=False)  # fetch -> ({split: data}, classes)
 
+# %% ../nbs/03_datasets.ipynb #be6648be
+def _tensor(value, what: str) -> torch.Tensor:
+    "A tensor as given, or one made from a NumPy array or a list of numbers."
+    if isinstance(value, torch.Tensor):
+        return value
+    array = np.asarray(value)
+    if array.dtype.kind not in "biuf":
+        raise TypeError(f"{what} must be numbers, got {array.dtype}; image_dataset_from_arrays takes names and other labels")
+    return torch.from_numpy(array if array.flags.writeable else array.copy())
+
 # %% ../nbs/03_datasets.ipynb #fcf65754
 @dataclass(eq=False)
 class ImageSplit(torch.utils.data.Dataset):
     "Images as uint8 tensors with integer labels; indexing gives `(image, label)`."
-    images: torch.Tensor  # (n, channels, height, width) uint8
+    images: torch.Tensor  # (n, channels, height, width) uint8 (a NumPy array is taken too)
     labels: torch.Tensor  # (n,) int64, indices into the data set's `classes`
 
     def __post_init__(self):
+        self.images, self.labels = _tensor(self.images, "images"), _tensor(self.labels, "labels")
         if self.images.dtype != torch.uint8 or self.images.ndim != 4:
             raise ValueError(f"images must be uint8 of shape (n, channels, height, width), got {self.images.dtype} {tuple(self.images.shape)}")
         if self.labels.shape != (len(self.images),):
             raise ValueError(f"{len(self.images)} images but labels of shape {tuple(self.labels.shape)}")
+        if self.labels.is_floating_point() or self.labels.dtype == torch.bool:
+            raise ValueError(f"labels must be integer class indices, got {self.labels.dtype}; image_dataset_from_arrays encodes others")
+        if len(self.labels) and int(self.labels.min()) < 0:
+            raise ValueError(f"labels must be class indices >= 0, got {int(self.labels.min())}")
         self.labels = self.labels.long()
 
     def __len__(self) -> int: return len(self.labels)
     def __getitem__(self, index): return self.images[index], self.labels[index]
     def __repr__(self) -> str: return f"ImageSplit({len(self)} images of {tuple(self.images.shape[1:])})"
+
+# %% ../nbs/03_datasets.ipynb #de3462b5
+def _check_splits(kind: str, splits: dict, classes: list):
+    "What `Dataset.from_splits` is given: train (valid, test) splits of the kind, not empty, labels indexing `classes`."
+    if kind not in ("image", "text"):
+        raise ValueError(f"kind must be 'image' or 'text', got {kind!r}")
+    if unknown := [k for k in splits if k not in ("train", "valid", "test")]:
+        raise ValueError(f"unknown split names {unknown}: use 'train', 'valid' and 'test' (e.g. 'val' -> 'valid')")
+    if "train" not in splits or len(classes) < 2:
+        raise ValueError(f"a Dataset needs a 'train' split and at least 2 classes; got splits {list(splits)}, classes {list(classes)}")
+    for key, split in splits.items():
+        if not (isinstance(split, ImageSplit) if kind == "image" else isinstance(split, pd.DataFrame) and "label" in split):
+            raise TypeError(f"{key}: an {kind} split is {'an ImageSplit' if kind == 'image' else 'a DataFrame (text, label)'}, "
+                            f"got {type(split).__name__}")
+        labels = np.asarray(split.labels if kind == "image" else split.label)
+        if len(labels) == 0 or not np.issubdtype(labels.dtype, np.integer) or labels.min() < 0 or labels.max() >= len(classes):
+            raise ValueError(f"{key}: labels must index the {len(classes)} classes (integers 0..{len(classes) - 1}), got "
+                             f"{labels.dtype} {labels[:3].tolist()}{'... (no examples: leave the split out)' * (len(labels) == 0)}")
 
 # %% ../nbs/03_datasets.ipynb #e1a3f234
 @dataclass(eq=False)
@@ -94,7 +129,8 @@ class Dataset:
         classes: list,     # class names; labels index into this list
         source: str = "",  # where the data came from (a folder), for reports
     ) -> Dataset:
-        "A `Dataset` of your own data: its `info` says so (split 'given', no citation)."
+        "A `Dataset` of your own data, its splits checked; its `info` says so (split 'given', no citation)."
+        _check_splits(kind, splits, classes)
         info = DatasetInfo(name, kind, "your own data", "", source, "", {k: len(v) for k, v in splits.items()}, split="given")
         return cls(name, splits["train"], splits.get("test"), classes, info, valid=splits.get("valid"))
 
@@ -104,11 +140,12 @@ class Dataset:
 
 # %% ../nbs/03_datasets.ipynb #81744f0b
 def _label_kind(value) -> str:
+    if value is None or value is pd.NA or (isinstance(value, str) and not value.strip()): return "missing"
     if isinstance(value, (bool, np.bool_)): return "bool"
     if isinstance(value, (int, np.integer)): return "int"
-    if isinstance(value, (float, np.floating)): return "int" if float(value).is_integer() else "float"
+    if isinstance(value, (float, np.floating)): return "missing" if math.isnan(value) else "int" if float(value).is_integer() else "float"
     if isinstance(value, str): return "int" if re.fullmatch(r"\s*-?\d+\s*", value) else "name"
-    return type(value).__name__
+    return "sequence" if isinstance(value, (list, tuple, np.ndarray, torch.Tensor)) else type(value).__name__
 
 # %% ../nbs/03_datasets.ipynb #faf72525
 def _is_number_spelling(text: str) -> bool:
@@ -120,17 +157,21 @@ def encode_labels(
     *splits: list,  # labels of each split (train first), as read
 ) -> tuple:         # (list of int64 arrays, one per split; classes as strings)
     "Map labels (names or integers, one kind only) to indices 0..k-1, classes taken from the first split."
+    if not splits or len(splits[0]) == 0:
+        raise ValueError("no labels in the training split (the first one given); every example needs a label")
     values = [v for split in splits for v in split]
-    missing = [i for i, v in enumerate(values) if v is None or (isinstance(v, float) and math.isnan(v))]
-    if missing:
-        raise ValueError(f"{len(missing)} labels are missing (first at example {missing[0]}); every example needs a label")
     kinds = pd.Series([_label_kind(v) for v in values])
+    if (missing := np.flatnonzero(kinds == "missing")).size:
+        raise ValueError(f"{len(missing)} labels are missing (first at example {missing[0]}); every example needs a label")
     if kinds.nunique() > 1:
         examples = {k: repr(values[i]) for i, k in kinds.drop_duplicates().items()}
         raise ValueError(f"labels of mixed types: {dict(kinds.value_counts())} (e.g. {examples}); use only names or only integers")
+    if kinds.iloc[0] == "sequence":
+        raise ValueError(f"labels must be one label per example (a name or an integer), got rows like {values[0]!r}: "
+                         "for one-hot rows pass y.argmax(1)")
     if kinds.iloc[0] not in ("int", "name"):
         raise ValueError(f"labels must be names or integers, got {kinds.iloc[0]} (e.g. {values[0]!r})")
-    as_key = (lambda v: int(float(v))) if kinds.iloc[0] == "int" else str
+    as_key = (lambda v: int(float(v))) if kinds.iloc[0] == "int" else (lambda v: str(v).strip())
     spellings = {}
     for v in values:
         spellings.setdefault(as_key(v), set()).add(str(v).strip())
@@ -139,6 +180,8 @@ def encode_labels(
         key, forms = next(iter(merged.items()))
         raise ValueError(f"labels {forms} would all become class {key}: spell each class one way (or use names)")
     classes = sorted({as_key(v) for v in splits[0]})
+    if len(classes) < 2:
+        raise ValueError(f"the training split has only class {classes[0]!r}: a classifier needs at least 2 classes")
     index = {c: i for i, c in enumerate(classes)}
     encoded = []
     for split in splits:
@@ -157,11 +200,6 @@ _USPS_URL = "https://hastie.su.domains/ElemStatLearn/datasets/"
 def _files(base: str | None, *rows) -> tuple:
     return tuple(RemoteFile(name, None if base is None else base + name, sha, size) for name, sha, size in rows)
 
-# %% ../nbs/03_datasets.ipynb #71a583a1
-def _image_split(images: np.ndarray, labels: np.ndarray) -> ImageSplit:
-    "An `ImageSplit` from a reader's NumPy arrays."
-    return ImageSplit(torch.from_numpy(images), torch.from_numpy(labels.astype(np.int64)))
-
 # %% ../nbs/03_datasets.ipynb #b5e99f13
 def _text_frame(texts, labels, classes: list, **extra) -> pd.DataFrame:
     "A text split whose labels (class names) become indices into `classes`."
@@ -177,19 +215,19 @@ def _read_mnist_like(classes: list, fetch: Callable) -> tuple:
     def split(prefix):
         images = read_idx(fetch(f"{prefix}-images-idx3-ubyte.gz"))
         images = images.reshape(len(images), 1, *images.shape[1:])  # one channel
-        return _image_split(images, read_idx(fetch(f"{prefix}-labels-idx1-ubyte.gz")))
+        return ImageSplit(images, read_idx(fetch(f"{prefix}-labels-idx1-ubyte.gz")))
     return {"train": split("train"), "test": split("t10k")}, classes
 
 # %% ../nbs/03_datasets.ipynb #b1effcbe
 def _read_usps(fetch: Callable) -> tuple:
     "USPS: zip.train.gz and zip.test.gz in the ESL text format."
-    return {split: _image_split(*read_usps(fetch(f"zip.{split}.gz"))) for split in ("train", "test")}, _DIGITS
+    return {split: ImageSplit(*read_usps(fetch(f"zip.{split}.gz"))) for split in ("train", "test")}, _DIGITS
 
 # %% ../nbs/03_datasets.ipynb #04dab4e7
 def _read_cifar10(fetch: Callable) -> tuple:
     "CIFAR-10's canonical archive, classes included."
     parsed = read_cifar10_archive(fetch("cifar-10-python.tar.gz"))
-    return {split: _image_split(*parsed[split]) for split in ("train", "test")}, parsed["classes"]
+    return {split: ImageSplit(*parsed[split]) for split in ("train", "test")}, parsed["classes"]
 
 # %% ../nbs/03_datasets.ipynb #fc55e161
 _CIFAR10_CLASSES = ["airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse", "ship", "truck"]
@@ -204,7 +242,7 @@ def _read_cifar10_subset(fetch: Callable) -> tuple:
         splits = {k: getattr(full, k) for k in _CIFAR10_SUBSET_SIZES}
         return {k: _take(v, np.arange(min(_CIFAR10_SUBSET_SIZES[k], len(v)))) for k, v in splits.items()}, full.classes
     with np.load(path, allow_pickle=False) as arrays:
-        return {k: _image_split(arrays[f"x_{k}"].transpose(0, 3, 1, 2).copy(), arrays[f"y_{k}"])
+        return {k: ImageSplit(arrays[f"x_{k}"].transpose(0, 3, 1, 2).copy(), arrays[f"y_{k}"])
                 for k in ("train", "test")}, _CIFAR10_CLASSES
 
 # %% ../nbs/03_datasets.ipynb #6c7bce3a
@@ -238,7 +276,7 @@ def _read_digits(fetch: Callable) -> tuple:
     from sklearn.datasets import load_digits  # half a second to import, for this one set
     digits = load_digits()
     images = np.rint(digits.images * 255 / 16).astype(np.uint8)[:, None]  # 0..16 -> 0..255
-    return {"all": _image_split(images, digits.target)}, _DIGITS
+    return {"all": ImageSplit(images, digits.target)}, _DIGITS
 
 # %% ../nbs/03_datasets.ipynb #7f826814
 REGISTRY: dict[str, DatasetInfo] = {info.name: info for info in [
@@ -265,20 +303,17 @@ REGISTRY: dict[str, DatasetInfo] = {info.name: info for info in [
         "https://hastie.su.domains/ElemStatLearn/data.html", "none stated (research use; cite the paper)",
         {"train": 7291, "test": 2007}, _files(_USPS_URL,
         ("zip.train.gz", "66ebf231ab51f2cf6ac1a892d0f98ccffee1079d7a5db638c1f11f366046ca16", 1829071),
-        ("zip.test.gz", "8dacc3c6e136af6c3488de9e5113a7daf140c8c2f1f0b61c54ee02f03f1a962f", 439208)),
-        reader=_read_usps),
+        ("zip.test.gz", "8dacc3c6e136af6c3488de9e5113a7daf140c8c2f1f0b61c54ee02f03f1a962f", 439208)), reader=_read_usps),
     DatasetInfo("cifar10", "image", "Natural images, 10 classes, 32x32 RGB (the full canonical archive)",
         "A. Krizhevsky. Learning multiple layers of features from tiny images. Technical report, University of Toronto, 2009.",
         "https://www.cs.toronto.edu/~kriz/cifar.html", "none stated (cite the technical report)",
         {"train": 50000, "test": 10000}, _files("https://www.cs.toronto.edu/~kriz/",
-        ("cifar-10-python.tar.gz", "6d958be074577803d12ecdefd02955f39262c83c16fe9348329d7fe0b5c001ce", 170498071)),
-        reader=_read_cifar10),
+        ("cifar-10-python.tar.gz", "6d958be074577803d12ecdefd02955f39262c83c16fe9348329d7fe0b5c001ce", 170498071)), reader=_read_cifar10),
     DatasetInfo("cifar10_subset", "image", "CIFAR-10, the first 4,000 training and first 1,000 test images in canonical order",
         "A. Krizhevsky. Learning multiple layers of features from tiny images. Technical report, University of Toronto, 2009.",
         "https://www.cs.toronto.edu/~kriz/cifar.html", "none stated (cite the technical report)",
         _CIFAR10_SUBSET_SIZES, _files(None,
-        ("cifar10_subset.npz", "579c7fc7029c117c31673397788767273cb392cc28a9c22feac50255e987e355", 14170969)),
-        reader=_read_cifar10_subset),
+        ("cifar10_subset.npz", "579c7fc7029c117c31673397788767273cb392cc28a9c22feac50255e987e355", 14170969)), reader=_read_cifar10_subset),
     DatasetInfo("digits", "image", "UCI optical handwritten digits, 8x8 (scikit-learn's copy: the 1,797-image test part)",
         "E. Alpaydin, C. Kaynak. Optical recognition of handwritten digits. UCI Machine Learning Repository, 1998.",
         "https://archive.ics.uci.edu/dataset/80", "CC BY 4.0",
@@ -288,8 +323,7 @@ REGISTRY: dict[str, DatasetInfo] = {info.name: info for info in [
         "https://cogcomp.seas.upenn.edu/Data/QA/QC/", "research use (cite the paper)",
         {"train": 5452, "test": 500}, _files(_SENT_CONV + "raw/",
         ("train_5500.label", "9e4c8bdcaffb96ed61041bd64b564183d52793a8e91d84fc3a8646885f466ec3", 335858),
-        ("TREC_10.label", "033f22c028c2bbba9ca682f68ffe204dc1aa6e1cf35dd6207f2d4ca67f0d0e8e", 23354)),
-        reader=_read_trec),
+        ("TREC_10.label", "033f22c028c2bbba9ca682f68ffe204dc1aa6e1cf35dd6207f2d4ca67f0d0e8e", 23354)), reader=_read_trec),
     DatasetInfo("mr", "text", "Movie-review snippet polarity (rt-polarity), 2 classes",
         "B. Pang, L. Lee. Seeing stars: exploiting class relationships for sentiment categorization with respect to rating scales. ACL 2005.",
         "https://www.cs.cornell.edu/people/pabo/movie-review-data/", "research use (cite the paper)",
@@ -320,8 +354,7 @@ REGISTRY: dict[str, DatasetInfo] = {info.name: info for info in [
         {"train": 6920, "valid": 872, "test": 1821}, _files(_SENT_CONV,
         ("stsa.binary.train", "71c04bcc41291fa47454dd670df701b14ee9249156babeaac404cfe2c8d74338", 738844),
         ("stsa.binary.dev", "02fedc82855dbdcabe82c65ed1af6c6570788eaac51073cdb35ee8c7784426d1", 94400),
-        ("stsa.binary.test", "6a80dc9b9a0db2d3b37f2f809304febad31c90ab67a5b4157b7d9f881c53ef5b", 193562)),
-        reader=_read_sst2),
+        ("stsa.binary.test", "6a80dc9b9a0db2d3b37f2f809304febad31c90ab67a5b4157b7d9f881c53ef5b", 193562)), reader=_read_sst2),
 ]}
 
 # %% ../nbs/03_datasets.ipynb #45d7dac8
@@ -334,18 +367,13 @@ def list_datasets() -> pd.DataFrame:  # one row per named data set
 # %% ../nbs/03_datasets.ipynb #1dd7d69e
 def _info(name: str) -> DatasetInfo:
     "The registry's entry for `name`, or an error that lists the names there are."
+    if not isinstance(name, str):
+        raise TypeError(f"name must be a data set's name (a str), got {type(name).__name__} {name!r}")
     if name not in REGISTRY:
-        raise ValueError(f"unknown data set {name!r}; choose one of {sorted(REGISTRY)} or bring your own "
+        hint = f" (did you mean {name.lower()!r}?)" if name.lower() in REGISTRY else ""
+        raise ValueError(f"unknown data set {name!r}{hint}; choose one of {sorted(REGISTRY)} or bring your own "
                          "(text_dataset, image_dataset_from_folder, ...)")
     return REGISTRY[name]
-
-# %% ../nbs/03_datasets.ipynb #b979713b
-def _remote(name: str, filename: str) -> RemoteFile:
-    "The registry's row for one file of a named set."
-    for remote in _info(name).files:
-        if remote.filename == filename:
-            return remote
-    raise KeyError(f"{name} has no file {filename!r}; it has {[f.filename for f in _info(name).files]}")
 
 # %% ../nbs/03_datasets.ipynb #516f5b0b
 def dataset_file(
@@ -355,7 +383,10 @@ def dataset_file(
     progress: bool = True,  # show a progress bar while downloading
 ) -> Path:                  # an existing file of the right size and content
     "Path to one file of a named data set, checked (size always, SHA-256 on first use), downloaded first if missing."
-    return fetch_file(_remote(name, filename), name, download, progress)
+    remotes = {remote.filename: remote for remote in _info(name).files}
+    if filename not in remotes:
+        raise KeyError(f"{name} has no file {filename!r}; it has {list(remotes)}")
+    return fetch_file(remotes[filename], name, download, progress)
 
 # %% ../nbs/03_datasets.ipynb #0e866ef8
 def verify_dataset(
@@ -367,42 +398,11 @@ def verify_dataset(
 # %% ../nbs/03_datasets.ipynb #49d0c1e9
 def _take(split, index: np.ndarray):
     "The rows `index` of a split (a DataFrame or an `ImageSplit`)."
-    if isinstance(split, pd.DataFrame):
-        return split.iloc[index].reset_index(drop=True)
-    return ImageSplit(*split[index])
-
-# %% ../nbs/03_datasets.ipynb #f126e076
-def _fold(info: DatasetInfo, full, classes: list, fold: int, num_folds: int, seed: int) -> Dataset:
-    "Fold `fold` of a stratified k-fold split of `full` as the test split, the other folds as train."
-    from sklearn.model_selection import StratifiedKFold  # half a second to import: only the cross-validated sets need it
-    if not 0 <= fold < num_folds:
-        raise ValueError(f"fold must be in [0, {num_folds}), got {fold}")
-    labels = np.asarray(full.label if isinstance(full, pd.DataFrame) else full.labels)
-    folds = StratifiedKFold(n_splits=num_folds, shuffle=True, random_state=seed).split(np.zeros(len(labels)), labels)
-    train_index, test_index = list(folds)[fold]
-    info = replace(info, split=f"fold {fold} of {num_folds} (stratified k-fold, seed {seed})")
-    return Dataset(info.name, _take(full, train_index), _take(full, test_index), classes, info)
+    return split.iloc[index].reset_index(drop=True) if isinstance(split, pd.DataFrame) else ImageSplit(*split[index])
 
 # %% ../nbs/03_datasets.ipynb #62d34051
 def _cross_validated() -> list:  # names of the sets without an official split
     return [name for name, info in REGISTRY.items() if "all" in info.split_sizes]
-
-# %% ../nbs/03_datasets.ipynb #4b461994
-def load_dataset(
-    name: str,                # one of `list_datasets()`
-    fold: int | None = None,  # for sets without an official split (mr, subj, cr, digits): the test fold, default 0
-    num_folds: int = 10,      # number of stratified folds for those sets
-    seed: int = 0,            # seed of the fold assignment
-) -> Dataset:
-    "Load a named data set from the data folders, downloading missing files from their canonical URLs."
-    info = _info(name)
-    official = name not in _cross_validated()
-    if official and fold is not None:
-        raise ValueError(f"{name} has an official train/test split; fold applies only to {', '.join(_cross_validated())}")
-    splits, classes = info.reader(partial(dataset_file, name))
-    if official:
-        return Dataset(name, splits["train"], splits.get("test"), classes, info, valid=splits.get("valid"))
-    return _fold(info, splits["all"], classes, 0 if fold is None else fold, num_folds, seed)
 
 # %% ../nbs/03_datasets.ipynb #8a113875
 def cross_validation(
@@ -410,30 +410,41 @@ def cross_validation(
     num_folds: int = 10, # number of folds
     seed: int = 0,       # seed of the fold assignment
 ) -> Iterator[Dataset]:  # one Dataset per fold, its test split being that fold
-    "Yield every fold of a data set that has no official split."
-    if name not in _cross_validated():
-        raise ValueError(f"{name!r} is not one of the sets without an official split: {', '.join(_cross_validated())}")
+    "Every fold of a data set that has no official split, in order; arguments and class sizes checked before the first."
+    from sklearn.model_selection import StratifiedKFold  # half a second to import: only the cross-validated sets need it
+    if _info(name) and name not in _cross_validated():
+        raise ValueError(f"{name} has an official train/test split; folds apply only to {', '.join(_cross_validated())}")
+    num_folds, seed = check_count(num_folds, "num_folds", 2), check_count(seed, "seed", 0)
+    if seed >= 2**32:
+        raise ValueError(f"seed must be < 2**32 (scikit-learn's limit), got {seed}")
     splits, classes = REGISTRY[name].reader(partial(dataset_file, name))
-    for fold in range(num_folds):
-        yield _fold(REGISTRY[name], splits["all"], classes, fold, num_folds, seed)
+    full = splits["all"]
+    labels = np.asarray(full.label if isinstance(full, pd.DataFrame) else full.labels)
+    counts = np.bincount(labels, minlength=len(classes))
+    if num_folds > counts.min():
+        raise ValueError(f"num_folds={num_folds}: the smallest class of {name} ({classes[counts.argmin()]!r}) has "
+                         f"{counts.min()} examples, and every fold needs every class; use num_folds <= {counts.min()}")
+    folds = StratifiedKFold(num_folds, shuffle=True, random_state=seed).split(np.zeros(len(labels)), labels)
+    return (Dataset(name, _take(full, train), _take(full, test), classes,
+                    replace(REGISTRY[name], split=f"fold {fold} of {num_folds} (stratified k-fold, seed {seed})"))
+            for fold, (train, test) in enumerate(folds))
 
-# %% ../nbs/03_datasets.ipynb #34aaeee5
-class OrderedCopyLoader(torch.utils.data.DataLoader):
-    "A torch `DataLoader` that can give fastai a copy in data-set order (`new`, which `Learner.get_preds` calls)."
-    def __init__(
-        self,
-        *args,
-        ordered: Callable | None = None,  # builds the same loader, unshuffled and in the data set's order
-        **kwargs,                          # passed on to torch's `DataLoader`
-    ):
-        super().__init__(*args, **kwargs)
-        self._ordered = ordered
-
-    def new(
-        self,
-        shuffle: bool = False,    # True (fastai training): this loader itself
-        drop_last: bool = False,  # fastai's argument; the ordered copy keeps every row
-        **kwargs,                 # other fastai arguments, ignored
-    ) -> torch.utils.data.DataLoader:
-        "This loader, or (shuffle=False) one in data-set order, so predictions line up with the rows."
-        return self if shuffle or self._ordered is None else self._ordered()
+# %% ../nbs/03_datasets.ipynb #4b461994
+def load_dataset(
+    name: str,                     # one of `list_datasets()`
+    fold: int | None = None,       # for sets without an official split (mr, subj, cr, digits): the test fold, default 0
+    num_folds: int | None = None,  # number of stratified folds for those sets, default 10
+    seed: int | None = None,       # seed of their fold assignment, default 0
+) -> Dataset:
+    "Load a named data set from the data folders, downloading missing files from their canonical URLs."
+    info = _info(name)
+    if name in _cross_validated():
+        num_folds = check_count(10 if num_folds is None else num_folds, "num_folds", 2)
+        if (fold := check_count(0 if fold is None else fold, "fold", 0)) >= num_folds:
+            raise ValueError(f"fold must be < num_folds={num_folds} (folds count from 0), got {fold}")
+        return next(itertools.islice(cross_validation(name, num_folds, 0 if seed is None else seed), fold, None))
+    if (fold, num_folds, seed) != (None, None, None):
+        raise ValueError(f"{name} has an official train/test split; fold, num_folds and seed apply only to "
+                         f"{', '.join(_cross_validated())}")
+    splits, classes = info.reader(partial(dataset_file, name))
+    return Dataset(name, splits["train"], splits.get("test"), classes, info, valid=splits.get("valid"))

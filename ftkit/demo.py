@@ -173,7 +173,9 @@ def run_demo(
             stages, lr = _schedule(method, layer_groups(model), config.target_epochs, config.lr_max)
             with learn.no_bar(), learn.no_logging():
                 # frozen groups are truly frozen: BatchNorm statistics included (fastai's freeze() keeps BN training)
-                fit_schedule(learn, stages, lr_max=lr)
+                # cache=False: the digits CNN is too small for caching to pay, and recomputing keeps every run
+                # bit-for-bit reproducible (cache="auto" decides from timings, which depend on the machine's load)
+                fit_schedule(learn, stages, lr_max=lr, cache=False)
                 target_acc = float(learn.validate()[1])
             seconds = time.perf_counter() - start
             # forgetting: the source head on the body as it is now, tested on the source task

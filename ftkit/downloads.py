@@ -5,8 +5,10 @@
 # %% ../nbs/01_downloads.ipynb #901e452c
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import os
+import re
 import tempfile
 import time
 import urllib.request
@@ -15,11 +17,23 @@ from pathlib import Path
 
 from fastprogress.fastprogress import progress_bar
 
-from .core import cache_dir
+from .core import cache_dir, check_output_folder, is_writable
+
+try:
+    import fcntl  # POSIX: a download holds a lock on its temporary file, which tells a live download from a killed one
+except ImportError:  # Windows: no such locks; an hour-old temporary file counts as left behind
+    fcntl = None
 
 # %% auto #0
 __all__ = ['RemoteFile', 'ChecksumError', 'DataNotFoundError', 'data_folders', 'download_folder', 'sha256_of', 'check_file',
            'download_file', 'fetch_file', 'verify_files']
+
+# %% ../nbs/01_downloads.ipynb #4d0bd973
+def _hex_digest(value, what: str = "sha256") -> str:
+    "A SHA-256 hex digest, lower-cased; anything else is refused (it could never match, and would blame the file)."
+    if not isinstance(value, str) or not re.fullmatch(r"[0-9a-fA-F]{64}", value):
+        raise ValueError(f"{what} must be a SHA-256 hex digest (64 hex digits), got {value!r}")
+    return value.lower()
 
 # %% ../nbs/01_downloads.ipynb #bc41e743
 @dataclass(frozen=True)
@@ -29,6 +43,13 @@ class RemoteFile:
     url: str | None    # where an online program downloads it (None: no public download)
     sha256: str        # hex digest the file must have
     size: int | None = None  # bytes, checked cheaply on every read
+
+    def __post_init__(self):
+        if not isinstance(self.filename, str) or self.filename in ("", ".", "..") or re.search(r"[/\\]", self.filename):
+            raise ValueError(f"filename must be a plain file name (no folders), got {self.filename!r}")
+        object.__setattr__(self, "sha256", _hex_digest(self.sha256, f"{self.filename}: sha256"))
+        if self.size is not None and (type(self.size) is not int or self.size < 0):
+            raise ValueError(f"{self.filename}: size must be a number of bytes >= 0 (or None), got {self.size!r}")
 
 # %% ../nbs/01_downloads.ipynb #46c88914
 class ChecksumError(ValueError):
@@ -42,15 +63,18 @@ class DataNotFoundError(FileNotFoundError):
 def data_folders() -> list[Path]:  # folders searched for data files, in order
     "The data folders: `$FTKIT_DATA` if set, then the per-user cache `cache_dir('data')`."
     folders = [Path(os.environ["FTKIT_DATA"]).expanduser()] if os.environ.get("FTKIT_DATA") else []
+    if folders and folders[0].is_file():
+        raise NotADirectoryError(f"FTKIT_DATA={folders[0]} is a file: point FTKIT_DATA at a folder (one sub-folder per "
+                                 "data set), or unset it to use the per-user cache")
     cache = cache_dir("data", create=False)  # named, not created: looking for a file writes nothing
     return folders if cache in folders else folders + [cache]
 
-# %% ../nbs/01_downloads.ipynb #f2761ce2
-def _writable(folder: Path) -> bool:
-    "Writable by us and not marked read-only: permission bits count even for root, who bypasses them."
-    while not folder.exists():  # the nearest existing ancestor decides
-        folder = folder.parent
-    return os.access(folder, os.W_OK) and bool(folder.stat().st_mode & 0o222)
+# %% ../nbs/01_downloads.ipynb #8706aa97
+def _check_subfolder(subfolder) -> str:
+    "A sub-folder of the data folders: a relative path that stays inside them."
+    if not isinstance(subfolder, str) or Path(subfolder).is_absolute() or ".." in Path(subfolder).parts:
+        raise ValueError(f"subfolder must be a relative folder name inside the data folders (e.g. 'trec'), got {subfolder!r}")
+    return subfolder
 
 # %% ../nbs/01_downloads.ipynb #abe2cf01
 def download_folder(
@@ -58,7 +82,7 @@ def download_folder(
 ) -> Path:                # the data folder new downloads into `subfolder` go to (`<it>/<subfolder>/<file>`)
     "The first data folder whose `subfolder` is writable: `$FTKIT_DATA` unless read-only, else the per-user cache."
     for folder in data_folders():
-        if _writable(folder / subfolder):
+        if is_writable(folder / _check_subfolder(subfolder)):
             return folder
     return cache_dir("data")
 
@@ -71,33 +95,64 @@ def sha256_of(path: Path | str) -> str:  # hex digest
             digest.update(chunk)
     return digest.hexdigest()
 
+# %% ../nbs/01_downloads.ipynb #0138ae84
+def _stamp(path: Path) -> Path | None:
+    "Where the seal of `path` is kept; None where ftkit's cache cannot be written (then nothing is remembered)."
+    try:
+        return cache_dir("verified") / hashlib.sha256(str(path.resolve()).encode()).hexdigest()[:32]
+    except OSError:
+        return None
+
 # %% ../nbs/01_downloads.ipynb #9c4a474a
 def check_file(
     path: Path | str,    # a file on disk
     remote: RemoteFile,  # what it must be
 ) -> Path:               # `path`, checked
     "Check a file against its `RemoteFile`: the size on every call, the SHA-256 on first use and after any change."
+    if not isinstance(remote, RemoteFile):
+        raise TypeError(f"remote must be a RemoteFile (file name, URL, SHA-256), got {type(remote).__name__} {remote!r}")
     path, stat = Path(path), Path(path).stat()
     if remote.size is not None and stat.st_size != remote.size:
         raise ChecksumError(f"{path} has {stat.st_size:,} bytes, expected {remote.size:,} (SHA-256 {remote.sha256}): "
                             "it is truncated or a different file; delete it and load again")
-    seal = f"{remote.sha256} {stat.st_size} {stat.st_mtime_ns}"
-    stamp = cache_dir("verified") / hashlib.sha256(str(path.resolve()).encode()).hexdigest()[:32]
-    if stamp.is_file() and stamp.read_text() == seal:
+    seal = f"{remote.sha256} {stat.st_size} {stat.st_mtime_ns} {stat.st_ino} {stat.st_ctime_ns}"
+    stamp = _stamp(path)
+    if stamp is not None and stamp.is_file() and stamp.read_text() == seal:
         return path
     actual = sha256_of(path)
     if actual != remote.sha256:
         raise ChecksumError(f"{path} has the right size but not the right content (SHA-256 {actual}, expected "
                             f"{remote.sha256}): it was changed or damaged; replace it with the canonical file")
-    stamp.write_text(seal)
+    if stamp is not None:
+        with contextlib.suppress(OSError):  # a read-only cache: hashed again next time
+            stamp.write_text(seal)
     return path
 
 # %% ../nbs/01_downloads.ipynb #114a7cd1
-def _remove_stale_parts(dest: Path, age: float):
-    "Delete temporary files of `dest` older than `age` seconds: left by a killed download (a live one writes often)."
-    for stale in dest.parent.glob(f".{dest.name}.*.part"):
-        if time.time() - stale.stat().st_mtime > age:
-            stale.unlink(missing_ok=True)
+def _remove_stale_parts(dest: Path):
+    "Delete the temporary files of `dest` that no live download holds: what a killed download (even `kill -9`) left."
+    for part in dest.parent.glob(f".{dest.name}.*.part"):
+        try:
+            with open(part, "rb") as handle:
+                if fcntl is not None:
+                    fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)  # raises while a live download holds it
+                elif time.time() - part.stat().st_mtime < 3600:
+                    continue
+                part.unlink()
+        except OSError:  # held by a live download, removed meanwhile, or in a read-only folder
+            continue
+
+# %% ../nbs/01_downloads.ipynb #4d37c5e4
+def _new_part(dest: Path) -> tuple[int, str]:  # (open file descriptor, path)
+    "A new hidden temporary file beside `dest`, locked for as long as it is open (where the OS has locks)."
+    while True:
+        fd, tmp = tempfile.mkstemp(dir=dest.parent, prefix=f".{dest.name}.", suffix=".part")
+        if fcntl is None:
+            return fd, tmp
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        if os.fstat(fd).st_nlink:  # not taken for stale and removed in the instant before the lock
+            return fd, tmp
+        os.close(fd)
 
 # %% ../nbs/01_downloads.ipynb #7d258750
 def _stream(response, out, name: str, total: int, progress: bool) -> tuple[str, int]:  # (hex digest, bytes)
@@ -123,26 +178,31 @@ def download_file(
     timeout: float = 30,      # seconds without data before giving up
 ) -> Path:                    # `dest`
     "Download `url` to a temporary file, check its SHA-256, then move it to `dest` atomically."
-    dest = Path(dest)
+    dest, sha256 = Path(dest), None if sha256 is None else _hex_digest(sha256)
+    if isinstance(timeout, bool) or not isinstance(timeout, (int, float)) or not timeout > 0:
+        raise ValueError(f"timeout must be a positive number of seconds, got {timeout!r}")
+    if dest.is_dir():
+        raise IsADirectoryError(f"{dest} is a folder; give the file's path ({dest}/<file name>)")
+    check_output_folder(dest.parent)  # a folder that is a file, or lies under one: refused before connecting
     with urllib.request.urlopen(url, timeout=timeout) as response:  # connect first: offline changes no files
         total = int(response.headers.get("Content-Length") or 0)
         dest.parent.mkdir(parents=True, exist_ok=True)
-        _remove_stale_parts(dest, 2 * timeout)
-        fd, tmp = tempfile.mkstemp(dir=dest.parent, prefix=f".{dest.name}.", suffix=".part")
+        _remove_stale_parts(dest)
+        fd, tmp = _new_part(dest)
         try:
-            with os.fdopen(fd, "wb") as out:
+            with os.fdopen(fd, "wb") as out:  # open, hence locked, until the file is in place
                 digest, received = _stream(response, out, dest.name, total, progress)
-            if total and received != total:
-                raise ConnectionError(f"download of {dest.name} from {url} stopped after {received:,} of {total:,} bytes; "
-                                      "nothing was saved, run again")
-            if sha256 is not None and digest != sha256:
-                raise ChecksumError(f"{dest.name}: SHA-256 mismatch for the download from {url}: expected {sha256}, "
-                                    f"got {digest}. The download was deleted; the server may serve a different or "
-                                    "damaged file (try again, or another mirror via FTKIT_DATA_MIRROR).")
-            umask = os.umask(0)
-            os.umask(umask)
-            os.chmod(tmp, 0o666 & ~umask)  # mkstemp's 0600 would hide the file from colleagues sharing FTKIT_DATA
-            os.replace(tmp, dest)
+                if total and received != total:
+                    raise ConnectionError(f"download of {dest.name} from {url} stopped after {received:,} of {total:,} "
+                                          "bytes; nothing was saved, run again")
+                if sha256 is not None and digest != sha256:
+                    raise ChecksumError(f"{dest.name}: SHA-256 mismatch for the download from {url}: expected {sha256}, "
+                                        f"got {digest}. The download was deleted; the server may serve a different or "
+                                        "damaged file (try again, or another mirror via FTKIT_DATA_MIRROR).")
+                umask = os.umask(0)
+                os.umask(umask)
+                os.chmod(tmp, 0o666 & ~umask)  # mkstemp's 0600 would hide the file from colleagues sharing FTKIT_DATA
+                os.replace(tmp, dest)
         except BaseException:  # KeyboardInterrupt included: never leave the temporary file behind
             Path(tmp).unlink(missing_ok=True)
             raise
@@ -164,9 +224,12 @@ def fetch_file(
     progress: bool = True,  # show a progress bar while downloading
 ) -> Path:                  # an existing file of the right size and content
     "Path to a file in the data folders, checked (size always, SHA-256 on first use), downloaded first if missing."
-    if (path := _find(remote, subfolder)) is not None:
+    if not isinstance(remote, RemoteFile):
+        raise TypeError(f"remote must be a RemoteFile (file name, URL, SHA-256), got {type(remote).__name__} {remote!r}")
+    if (path := _find(remote, _check_subfolder(subfolder))) is not None:
+        _remove_stale_parts(path)  # a killed download's leftovers, where the file arrived some other way
         return check_file(path, remote)
-    folder = download_folder(subfolder) / subfolder
+    folder = check_output_folder(download_folder(subfolder) / subfolder)  # a folder problem is not a download problem
     mirror = os.environ.get("FTKIT_DATA_MIRROR")
     url = f"{mirror.rstrip('/')}/{subfolder}/{remote.filename}" if mirror else remote.url
     where, wanted = " or ".join(str(f / subfolder) for f in data_folders()), f"{subfolder}/{remote.filename}"
@@ -189,9 +252,11 @@ def verify_files(
     subfolder: str,  # their sub-folder in the data folders
 ) -> dict:           # filename -> "ok", "missing" or "bad sha256 <digest>"
     "Re-hash the files found in the data folders against their `RemoteFile`s (nothing is downloaded)."
+    if not isinstance(remotes, (list, tuple)) or not all(isinstance(r, RemoteFile) for r in remotes):
+        raise TypeError(f"remotes must be a list of RemoteFile, got {type(remotes).__name__}: wrap one file as [remote]")
     result = {}
     for remote in remotes:
-        path = _find(remote, subfolder)
+        path = _find(remote, _check_subfolder(subfolder))
         if path is None:
             result[remote.filename] = "missing"
         else:

@@ -5,6 +5,8 @@
 # %% ../nbs/05_images.ipynb #5f02ac96
 from __future__ import annotations
 
+import math
+import warnings
 from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
@@ -12,18 +14,20 @@ from typing import Callable
 
 import numpy as np
 import torch
-from PIL import Image
+from PIL import Image, ImageOps
 from torch import nn
 from torch.utils.data import BatchSampler, RandomSampler, SequentialSampler
 
-from .datasets import Dataset, ImageSplit, OrderedCopyLoader, encode_labels
+from .core import check_count
+from .datasets import Dataset, ImageSplit, encode_labels
+from .text import OrderedCopyLoader
 
 # %% auto #0
 __all__ = ['image_dataset_from_folder', 'image_dataset_from_arrays', 'ImageTransform', 'image_transform', 'image_dataloader',
            'image_dataloaders']
 
 # %% ../nbs/05_images.ipynb #a85737ef
-_IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".bmp", ".gif", ".webp", ".tif", ".tiff"}
+_IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".jpe", ".jfif", ".bmp", ".gif", ".webp", ".tif", ".tiff", ".ppm", ".pgm", ".pbm", ".pnm"}
 
 def _to_8bit(image, path):
     "16-bit and float images scaled to 8 bits (PIL's convert would clip them to black and white)."
@@ -39,26 +43,58 @@ def _to_8bit(image, path):
                          "8- or 16-bit (or float in [0, 1]) first")
     return Image.fromarray(np.round(array).astype(np.uint8), mode="L")
 
+# %% ../nbs/05_images.ipynb #0dc14527
+def _size(size) -> tuple | None:
+    "`size` as (height, width) of positive ints, or None; anything else is one error."
+    pair = (size, size) if isinstance(size, (int, np.integer)) else size
+    if size is None:
+        return None
+    if not (isinstance(pair, (tuple, list)) and len(pair) == 2 and
+            all(isinstance(v, (int, np.integer)) and not isinstance(v, bool) and v > 0 for v in pair)):
+        raise ValueError(f"size must be a positive int or (height, width) of positive ints, got {size!r}")
+    return int(pair[0]), int(pair[1])
+
 # %% ../nbs/05_images.ipynb #6329cc38
-def _read_image(path: Path, channels: int, size: int | tuple | None) -> np.ndarray:
-    "One image file as uint8 (h, w) or (h, w, 3), resized to `size` if given."
-    with Image.open(path) as image:
-        image = _to_8bit(image, path).convert("L" if channels == 1 else "RGB")
-        if size is not None:
-            image = image.resize((size, size) if isinstance(size, int) else (size[1], size[0]), Image.BILINEAR)
-        return np.asarray(image, dtype=np.uint8)
+def _read_image(path: Path, channels: int, size: tuple | None) -> np.ndarray:
+    "One image file as uint8 (h, w) or (h, w, 3), turned upright (EXIF orientation) and resized to `size` if given."
+    try:
+        with Image.open(path) as image:
+            image = _to_8bit(ImageOps.exif_transpose(image), path).convert("L" if channels == 1 else "RGB")
+            if size is not None:
+                image = image.resize((size[1], size[0]), Image.BILINEAR)
+            return np.asarray(image, dtype=np.uint8)
+    except (OSError, SyntaxError, Image.DecompressionBombError) as e:  # unknown format, cut short, damaged
+        raise ValueError(f"{path} cannot be read as an image ({e}); replace it or remove it") from e
 
 # %% ../nbs/05_images.ipynb #af127b66
-def _read_image_folder(folder: Path, channels: int, size: int | tuple | None) -> tuple:
-    "The images of `folder/<class>/<image>` as one uint8 tensor (n, channels, h, w), and their class names."
+def _class_folders(folder: Path) -> list[Path]:
+    "The class folders of `folder`; images lying beside them, in no class, are refused."
     class_dirs = sorted(p for p in folder.iterdir() if p.is_dir() and not p.name.startswith("."))
     if not class_dirs:
         raise ValueError(f"{folder} has no class folders; expected {folder}/<class name>/<image files>")
-    images, labels = [], []
-    for class_dir in class_dirs:
-        files = sorted(p for p in class_dir.iterdir() if p.suffix.lower() in _IMAGE_SUFFIXES)
-        if not files:
-            raise ValueError(f"class folder {class_dir} has no images (looked for {sorted(_IMAGE_SUFFIXES)})")
+    if loose := sorted(p.name for p in folder.iterdir() if p.is_file() and p.suffix.lower() in _IMAGE_SUFFIXES):
+        raise ValueError(f"{folder} has images outside its class folders ({loose[:3]}): move each into its class's folder")
+    return class_dirs
+
+# %% ../nbs/05_images.ipynb #93500e46
+def _image_files(class_dir: Path) -> tuple[list, list]:  # (image paths, names of the other files)
+    "The images of one class folder, and the other files in it; a sub-folder is refused (its images have no class)."
+    entries = [p for p in sorted(class_dir.iterdir()) if not p.name.startswith(".")]
+    if subfolders := [p.name for p in entries if p.is_dir()]:
+        raise ValueError(f"class folder {class_dir} has sub-folders {subfolders}: images must sit directly in their class "
+                         "folder (<root>/<class>/<image>); move them up, or make each sub-folder a class folder")
+    images = [p for p in entries if p.suffix.lower() in _IMAGE_SUFFIXES]
+    if not images:
+        raise ValueError(f"class folder {class_dir} has no images (looked for {sorted(_IMAGE_SUFFIXES)})")
+    return images, [p.name for p in entries if p.suffix.lower() not in _IMAGE_SUFFIXES]
+
+# %% ../nbs/05_images.ipynb #355fafda
+def _read_image_folder(folder: Path, channels: int, size: tuple | None) -> tuple:
+    "The images of `folder/<class>/<image>` as one uint8 tensor (n, channels, h, w), their class names, skipped files."
+    images, labels, skipped = [], [], []
+    for class_dir in _class_folders(folder):
+        files, others = _image_files(class_dir)
+        skipped += [f"{class_dir.name}/{name}" for name in others]
         for path in files:
             array = _read_image(path, channels, size)
             if images and array.shape != images[0].shape:
@@ -67,54 +103,94 @@ def _read_image_folder(folder: Path, channels: int, size: int | tuple | None) ->
             labels.append(class_dir.name)
     stacked = np.stack(images)
     stacked = stacked[:, None] if channels == 1 else stacked.transpose(0, 3, 1, 2)
-    return torch.from_numpy(np.ascontiguousarray(stacked)), labels
+    return torch.from_numpy(np.ascontiguousarray(stacked)), labels, skipped
+
+# %% ../nbs/05_images.ipynb #bdb3192f
+_SPLIT_NAMES = {"train": "train", "valid": "valid", "val": "valid", "validation": "valid", "test": "test"}
+
+def _split_folders(root: Path) -> dict:
+    "{split: folder}: root's train, valid (val, validation) and test folders in any case, or {'train': root}."
+    named = {p: _SPLIT_NAMES.get(p.name.lower()) for p in sorted(root.iterdir()) if p.is_dir() and not p.name.startswith(".")}
+    if "train" not in named.values():
+        if splits := [p.name for p, split in named.items() if split]:
+            raise ValueError(f"{root} has split folders {splits} but no train folder: add {root}/train/<class>/..., "
+                             f"or rename {splits} if they are classes")
+        return {"train": root}
+    if unknown := [p.name for p, split in named.items() if split is None]:
+        raise ValueError(f"{root} has {unknown} beside its train folder: split folders are train, valid (or val, "
+                         "validation), test, in any case; move or rename the others")
+    found = {}
+    for folder, split in named.items():
+        if split in found:
+            raise ValueError(f"{root} has both {found[split].name}/ and {folder.name}/, which are both the {split} split; keep one")
+        found[split] = folder
+    return {split: found[split] for split in ("train", "valid", "test") if split in found}
 
 # %% ../nbs/05_images.ipynb #83f5821c
 def image_dataset_from_folder(
-    root: str | Path,                 # root/<class>/<image>, or root/{train,valid|val,test}/<class>/<image>
+    root: str | Path,                 # root/<class>/<image>, or root/{train,valid|val|validation,test}/<class>/<image>
     channels: int = 3,                # 3 (RGB) or 1 (grayscale)
     size: int | tuple | None = None,  # resize every image to this (height, width); needed if sizes differ
     name: str | None = None,          # a name for reports (default: the folder's name)
 ) -> Dataset:
     "An image `Dataset` from an ImageNet-style folder tree."
-    root = Path(root)
+    root, size = Path(root), _size(size)
+    if root.is_file():
+        raise NotADirectoryError(f"{root} is a file; give the folder that holds the class folders (<root>/<class>/<image>)")
     if not root.is_dir():
         raise FileNotFoundError(f"no folder {root}")
-    split_dirs = {"train": root / "train", "valid": root / ("valid" if (root / "valid").is_dir() else "val"), "test": root / "test"}
-    if not split_dirs["train"].is_dir():
-        split_dirs = {"train": root}
-    read = {split: _read_image_folder(folder, channels, size) for split, folder in split_dirs.items() if folder.is_dir()}
-    shapes = {split: tuple(images.shape[1:]) for split, (images, _) in read.items()}
+    if isinstance(channels, bool) or channels not in (1, 3):
+        raise ValueError(f"channels must be 1 (grayscale) or 3 (RGB), got {channels!r}; an RGBA image is read as RGB, "
+                         "its alpha dropped")
+    read = {split: _read_image_folder(folder, channels, size) for split, folder in _split_folders(root).items()}
+    if skipped := [f"{split}/{file}" if len(read) > 1 else file for split, (*_, files) in read.items() for file in files]:
+        what = "file that is not an image" if len(skipped) == 1 else "files that are not images"
+        warnings.warn(f"{root}: skipped {len(skipped)} {what} (e.g. {skipped[:3]}); image suffixes are "
+                      f"{sorted(_IMAGE_SUFFIXES)}", stacklevel=2)
+    shapes = {split: tuple(images.shape[1:]) for split, (images, *_) in read.items()}
     if len(set(shapes.values())) > 1:
         raise ValueError(f"image sizes differ between splits {shapes}: pass size= to resize all images")
-    encoded, classes = encode_labels(*(labels for _, labels in read.values()))
-    splits = {split: ImageSplit(images, torch.from_numpy(codes)) for (split, (images, _)), codes in zip(read.items(), encoded)}
+    encoded, classes = encode_labels(*(labels for _, labels, _ in read.values()))
+    splits = {split: ImageSplit(images, torch.from_numpy(codes)) for (split, (images, *_)), codes in zip(read.items(), encoded)}
     return Dataset.from_splits(name or root.name, "image", splits, classes, source=str(root))
 
 # %% ../nbs/05_images.ipynb #6888688c
 def _to_uint8_nchw(x, split: str) -> torch.Tensor:
-    x = torch.as_tensor(np.asarray(x) if not isinstance(x, torch.Tensor) else x)
+    "Images in any of the accepted layouts and dtypes as one uint8 tensor (n, c, h, w)."
+    try:
+        x = x if isinstance(x, torch.Tensor) else torch.as_tensor(np.asarray(x))
+    except (ValueError, TypeError) as e:
+        raise ValueError(f"{split}: images must form one array of images of the same shape ({e})") from e
     if x.ndim == 3: x = x[:, None]
     elif x.ndim == 4 and x.shape[-1] in (1, 3) and x.shape[1] not in (1, 3): x = x.permute(0, 3, 1, 2)
     elif not (x.ndim == 4 and x.shape[1] in (1, 3)):
         raise ValueError(f"{split}: images of shape {tuple(x.shape)}; expected (n, h, w), (n, h, w, c) or (n, c, h, w) with c 1 or 3")
     if x.dtype.is_floating_point:
+        if not torch.isfinite(x).all():
+            raise ValueError(f"{split}: images contain NaN or infinite values")
         if x.numel() and (x.min() < 0 or x.max() > 1):
-            raise ValueError(f"{split}: float images must lie in [0, 1], got [{float(x.min()):.3g}, {float(x.max()):.3g}]")
+            raise ValueError(f"{split}: float images must lie in [0, 1], got [{float(x.min()):.3g}, {float(x.max()):.3g}]; "
+                             "divide 0..255 values by 255 (or pass uint8)")
         x = (x * 255).round()
-    elif x.dtype != torch.uint8:
-        raise ValueError(f"{split}: images must be uint8 or floats in [0, 1], got {x.dtype}")
+    elif x.dtype != torch.uint8 and (x.dtype == torch.bool or x.is_complex() or x.numel() and (x.min() < 0 or x.max() > 255)):
+        raise ValueError(f"{split}: images must be uint8, integers in 0..255 or floats in [0, 1], got {x.dtype}"
+                         + (f" from {int(x.min())} to {int(x.max())}" if x.numel() and not x.is_complex() else ""))
     return x.to(torch.uint8).contiguous()
 
 # %% ../nbs/05_images.ipynb #61de2418
 def image_dataset_from_arrays(
-    x_train, y_train,              # images (n, h, w) | (n, h, w, c) | (n, c, h, w), uint8 or float in [0, 1]; labels (n,)
+    x_train, y_train,              # images (n, h, w) | (n, h, w, c) | (n, c, h, w): uint8, ints in 0..255 or floats in [0, 1]; labels (n,)
     x_test=None, y_test=None,      # optional test split, same layout
     x_valid=None, y_valid=None,    # optional validation split
     name: str = "custom",          # a name for reports
 ) -> Dataset:
     "An image `Dataset` from arrays or tensors."
-    given = {k: (x, y) for k, x, y in (("train", x_train, y_train), ("test", x_test, y_test), ("valid", x_valid, y_valid)) if x is not None}
+    pairs = {"train": (x_train, y_train), "test": (x_test, y_test), "valid": (x_valid, y_valid)}
+    if half := [k for k, (x, y) in pairs.items() if (x is None) != (y is None)]:
+        raise ValueError(f"x_{half[0]} and y_{half[0]} go together: give both or neither")
+    if x_train is None:
+        raise ValueError("x_train and y_train are required")
+    given = {k: (x, y) for k, (x, y) in pairs.items() if x is not None}
     images = {k: _to_uint8_nchw(x, k) for k, (x, _) in given.items()}
     for k, (_, y) in given.items():
         if len(y) != len(images[k]):
@@ -131,16 +207,34 @@ class ImageTransform:
     mean: tuple           # per-channel mean of the pretraining data, in [0, 1] units
     std: tuple            # per-channel standard deviation
     channels: int = 3     # channels the model takes
-    interpolation: str = "bilinear"  # resize mode
+    interpolation: str = "bilinear"  # resize mode: "bilinear", "bicubic" or "nearest"
+
+    def __post_init__(self):
+        if _size(self.size) is None or isinstance(self.size, int):
+            raise ValueError(f"size must be (height, width) of positive ints, got {self.size!r}")
+        if isinstance(self.channels, bool) or self.channels not in (1, 3):
+            raise ValueError(f"channels must be 1 or 3, got {self.channels!r}")
+        for what, values in (("mean", self.mean), ("std", self.std)):
+            if len(values) not in (1, 3, self.channels) or not all(math.isfinite(v) for v in values):
+                raise ValueError(f"{what} must be 1 or 3 finite numbers (one per channel), got {values!r}")
+        if min(self.std) <= 0:
+            raise ValueError(f"std must be > 0 (images are divided by it), got {self.std!r}")
+        if self.interpolation not in ("bilinear", "bicubic", "nearest"):
+            raise ValueError(f"interpolation must be 'bilinear', 'bicubic' or 'nearest', got {self.interpolation!r}")
 
     def __call__(self, images: torch.Tensor) -> torch.Tensor:  # (b, c, h, w) uint8 -> (b, channels, *size) float32
+        if not isinstance(images, torch.Tensor) or images.dtype != torch.uint8:
+            raise TypeError(f"ImageTransform takes uint8 images, got {getattr(images, 'dtype', type(images).__name__)}: it "
+                            "scales by 1/255 itself, so float images would be scaled twice")
+        if images.ndim != 4 or images.shape[1] not in (1, 3):
+            raise ValueError(f"images must be (batch, channels, height, width) with 1 or 3 channels, got {tuple(images.shape)}"
+                             + ("; for one image use images.unsqueeze(0)" if images.ndim == 3 else f", {images.shape[1]} channels"))
         x = images.float() / 255
         if x.shape[1] != self.channels:
             x = x.expand(-1, self.channels, -1, -1) if x.shape[1] == 1 else x.mean(1, keepdim=True)
         if tuple(x.shape[-2:]) != tuple(self.size):
-            mode = self.interpolation if self.interpolation in ("bilinear", "bicubic", "nearest") else "bilinear"
-            x = nn.functional.interpolate(x, size=tuple(self.size), mode=mode, align_corners=False if mode != "nearest" else None,
-                                          antialias=mode != "nearest")
+            x = nn.functional.interpolate(x, size=tuple(self.size), mode=self.interpolation, antialias=self.interpolation != "nearest",
+                                          align_corners=False if self.interpolation != "nearest" else None)
         mean, std = torch.tensor(self.mean, dtype=torch.float32), torch.tensor(self.std, dtype=torch.float32)
         if len(mean) != self.channels:  # a 1-channel model with RGB statistics: their average; or one value repeated
             mean, std = (mean.mean()[None], std.mean()[None]) if self.channels == 1 else (mean.expand(self.channels), std.expand(self.channels))
@@ -163,16 +257,20 @@ def image_transform(
     "The resize + normalisation a model's pretrained config asks for."
     from timm.data import resolve_data_config  # timm takes over a second to import: only this function needs it
     if isinstance(model, dict):
+        if missing := [k for k in ("input_size", "mean", "std") if k not in model]:
+            raise ValueError(f"a config dict needs input_size, mean and std (timm's names); {missing} missing from {sorted(model)}")
         config = resolve_data_config(args=dict(model))
-    else:
-        if not getattr(model, "pretrained_cfg", None):
-            raise ValueError(f"{type(model).__name__} has no pretrained_cfg (not a timm model): pass a dict like "
-                             "dict(input_size=(3, 224, 224), mean=(0.485, 0.456, 0.406), std=(0.229, 0.224, 0.225))")
+    elif isinstance(model, nn.Module) and getattr(model, "pretrained_cfg", None):
         config = resolve_data_config(model=model)
-    size = config["input_size"][1:] if size is None else ((size, size) if isinstance(size, int) else tuple(size))
+    else:
+        raise ValueError(f"{type(model).__name__} has no pretrained_cfg (not a timm model): pass a dict like "
+                         "dict(input_size=(3, 224, 224), mean=(0.485, 0.456, 0.406), std=(0.229, 0.224, 0.225))")
+    size = config["input_size"][1:] if size is None else _size(size)
     if channels is None:
         channels = (_first_conv_channels(model) if isinstance(model, nn.Module) else None) or config["input_size"][0]
-    return ImageTransform(tuple(size), tuple(config["mean"]), tuple(config["std"]), channels, config.get("interpolation", "bilinear"))
+    interpolation = config.get("interpolation", "bilinear")  # torch resizes bilinear, bicubic or nearest; others: bilinear
+    return ImageTransform(tuple(size), tuple(config["mean"]), tuple(config["std"]), channels,
+                          interpolation if interpolation in ("bilinear", "bicubic", "nearest") else "bilinear")
 
 # %% ../nbs/05_images.ipynb #a1360648
 class _TransformBatch:
@@ -192,6 +290,17 @@ def image_dataloader(
     drop_last: bool = False,           # drop a last partial batch
 ) -> OrderedCopyLoader:               # yields (images (b, c, H, W) float32, labels (b,))
     "A torch `DataLoader` that transforms each uint8 batch for the model."
+    if isinstance(split, Dataset):
+        raise TypeError(f"got the whole Dataset {split.name!r}; pass one of its splits, e.g. dataset.train")
+    if not isinstance(split, ImageSplit):
+        raise TypeError(f"image_dataloader takes an ImageSplit (a split of an image Dataset), got {type(split).__name__}; "
+                        "for a text split use text_dataloader")
+    if not callable(transform):
+        raise TypeError(f"transform must be callable (uint8 batch -> float batch, e.g. image_transform(model)), got {transform!r}")
+    batch_size, seed = check_count(batch_size, "batch_size"), check_count(seed, "seed", 0)
+    for what, flag in (("shuffle", shuffle), ("drop_last", drop_last)):
+        if not isinstance(flag, (bool, np.bool_)):
+            raise TypeError(f"{what} must be True or False, got {flag!r}")
     order = RandomSampler(split, generator=torch.Generator().manual_seed(seed)) if shuffle else SequentialSampler(split)
     # the sampler yields a list of indices and the split is indexed with it in one go (a batch is one tensor
     # slice, not 64 small tensors stacked): batch_size=None tells DataLoader not to collate again
@@ -211,6 +320,8 @@ def image_dataloaders(
 ):
     "fastai `DataLoaders` (train, valid) over an image Dataset, resized and normalised for `model`."
     from fastai.data.core import DataLoaders  # over half a second to import: only the fastai route needs it
+    if not isinstance(dataset, Dataset):
+        raise TypeError(f"image_dataloaders takes an image Dataset, got {type(dataset).__name__}; for one split use image_dataloader")
     if dataset.kind != "image":
         raise ValueError(f"{dataset.name} is a {dataset.kind} data set; use text_dataloaders")
     transform = image_transform(model, size)

@@ -10,13 +10,34 @@ import io
 import math
 import pickle
 import tarfile
+import zlib
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
 # %% auto #0
-__all__ = ['read_lines', 'read_labelled_lines', 'read_class_files', 'read_idx', 'read_usps', 'read_cifar10_archive']
+__all__ = ['read_text', 'read_lines', 'read_labelled_lines', 'read_class_files', 'read_idx', 'read_usps', 'read_cifar10_archive']
+
+# %% ../nbs/02_readers.ipynb #5e8fdc9d
+def read_text(
+    path: Path | str,         # a text file
+    encoding: str = "utf-8",  # the file's encoding
+) -> str:                     # its text, without a leading byte-order mark
+    "A whole text file, decoded; a wrong encoding is one error that names the file, the line and the byte."
+    raw = Path(path).read_bytes()
+    try:
+        text = raw.decode(encoding)
+    except UnicodeDecodeError as e:
+        line = raw[:e.start].count(b"\n") + 1
+        raise ValueError(f"{path} is not {encoding} text (byte {raw[e.start]:#04x} on line {line}: {e.reason}); pass "
+                         "its encoding, e.g. encoding='cp1252' (Windows) or encoding='latin-1'") from e
+    return text.removeprefix("\ufeff")  # a byte-order mark (Excel, Notepad) would glue itself to the first text
+
+# %% ../nbs/02_readers.ipynb #3a24241f
+def _numbered_lines(path: Path | str, encoding: str) -> list[tuple[int, str]]:
+    "(line number, stripped line) of every non-empty line, split on '\\n' only."
+    return [(number, line.strip()) for number, line in enumerate(read_text(path, encoding).split("\n"), 1) if line.strip()]
 
 # %% ../nbs/02_readers.ipynb #2a671cc9
 def read_lines(
@@ -24,8 +45,7 @@ def read_lines(
     encoding: str = "utf-8",  # the file's encoding
 ) -> list[str]:               # the non-empty lines, stripped
     "Non-empty lines, split on '\\n' only (the other characters Python counts as line breaks stay text)."
-    text = Path(path).read_bytes().decode(encoding)
-    return [line.strip() for line in text.split("\n") if line.strip()]
+    return [line for _, line in _numbered_lines(path, encoding)]
 
 # %% ../nbs/02_readers.ipynb #86f97efc
 def read_labelled_lines(
@@ -34,34 +54,60 @@ def read_labelled_lines(
     sep: str = " ",             # what separates label and text (the first occurrence)
 ) -> pd.DataFrame:              # columns text, label (the label as written)
     "Read lines that start with their label (TREC, SST-2)."
-    rows = [line.split(sep, 1) for line in read_lines(path, encoding)]
-    bad = [i for i, row in enumerate(rows) if len(row) != 2]
+    if not isinstance(sep, str) or not sep:
+        raise ValueError(f"sep={sep!r}: give the non-empty string that separates label and text (e.g. ' ' or '\\t')")
+    rows = [(number, line.split(sep, 1)) for number, line in _numbered_lines(path, encoding)]
+    bad = [number for number, row in rows if len(row) != 2]
     if bad:
-        raise ValueError(f"{path}: line {bad[0] + 1} has no label followed by {sep!r} and text")
-    return pd.DataFrame({"text": [r[1] for r in rows], "label": [r[0] for r in rows]})
+        raise ValueError(f"{path}: line {bad[0]} has no label followed by {sep!r} and text ({len(bad)} such lines)")
+    return pd.DataFrame({"text": [row[1].strip() for _, row in rows], "label": [row[0] for _, row in rows]})
+
+# %% ../nbs/02_readers.ipynb #b5374947
+def _class_lines(path: Path | str, class_name: str, encoding: str) -> list[str]:
+    "The lines of one class file, or an error that names the class."
+    path = Path(path)
+    if path.is_dir():
+        raise IsADirectoryError(f"{path} (class {class_name!r}) is a folder; give the class's text file")
+    if not path.is_file():
+        raise FileNotFoundError(f"no file {path} for class {class_name!r}")
+    lines = read_lines(path, encoding)
+    if not lines:
+        raise ValueError(f"{path} (class {class_name!r}) is empty")
+    return lines
 
 # %% ../nbs/02_readers.ipynb #995b691e
 def read_class_files(
-    files: dict,              # {class name: path}, one example a line
+    files: dict,              # {class name: path, or a list of paths whose lines all belong to that class}
     encoding: str = "utf-8",  # the files' encoding
 ) -> pd.DataFrame:            # columns text, label (the class name), in the order of `files`
-    "Read one text file per class (the MR/SUBJ/CR layout)."
-    rows = []
-    for class_name, path in files.items():
-        if not Path(path).is_file():
-            raise FileNotFoundError(f"no file {path} for class {class_name!r}")
-        lines = read_lines(path, encoding)
-        if not lines:
-            raise ValueError(f"{path} (class {class_name!r}) is empty")
-        rows += [(line, class_name) for line in lines]
-    return pd.DataFrame(rows, columns=["text", "label"])
+    "Read one text file per class (the MR/SUBJ/CR layout), or several files into a class given a list."
+    if not isinstance(files, dict) or not files:
+        raise ValueError(f"no classes given: files must be a non-empty dict {{class name: file}}, got {files!r}")
+    listed = [(name, Path(p)) for name, paths in files.items() for p in (paths if isinstance(paths, (list, tuple)) else [paths])]
+    seen = {}
+    for name, path in listed:
+        if seen.setdefault(path.resolve(), name) != name:
+            raise ValueError(f"{path} is given for classes {seen[path.resolve()]!r} and {name!r}; give each file to one class")
+    return pd.DataFrame([(line, name) for name, path in listed for line in _class_lines(path, name, encoding)],
+                        columns=["text", "label"])
+
+# %% ../nbs/02_readers.ipynb #1f9738e0
+def _gunzip(path: Path | str) -> bytes:
+    "The bytes of a gzip file; a file that is not gzip, or was cut short, is one error that names it."
+    try:
+        with gzip.open(path) as f:
+            return f.read()
+    except (gzip.BadGzipFile, EOFError, zlib.error) as e:
+        raise ValueError(f"{path} is not a complete gzip file ({e}); download it again") from e
 
 # %% ../nbs/02_readers.ipynb #c7675904
 def read_idx(
     path: Path | str,  # a gzip-compressed IDX file
 ) -> np.ndarray:       # uint8, shape from the header (e.g. (60000, 28, 28))
     "Read a gzip-compressed IDX file (MNIST's format)."
-    raw = gzip.open(path).read()
+    raw = _gunzip(path)
+    if len(raw) < 4 or len(raw) < 4 + 4 * raw[3]:
+        raise ValueError(f"{path}: {len(raw)} bytes is too short for an IDX header; download it again")
     magic, ndim = int.from_bytes(raw[:4], "big"), raw[3]
     if magic >> 8 != 0x08:
         raise ValueError(f"{path} is not a uint8 IDX file (magic {magic:#010x}, expected 0x000008xx)")
@@ -76,12 +122,20 @@ def read_usps(
     path: Path | str,  # zip.train.gz or zip.test.gz
 ) -> tuple:            # images (n, 1, 16, 16) uint8, labels (n,) int64
     "Read a USPS file in the ESL text format."
-    values = np.array(gzip.open(path).read().split(), dtype=np.float32)
+    try:
+        values = np.array(_gunzip(path).split(), dtype=np.float32)
+    except ValueError as e:
+        raise ValueError(f"{path} is not in the ESL text format, which holds numbers only ({e})") from e
     if values.size % 257:
         raise ValueError(f"{path}: {values.size} numbers is not a multiple of 257 (label + 16x16 pixels)")
     values = values.reshape(-1, 257)
-    images = np.rint((values[:, 1:] + 1) / 2 * 255).clip(0, 255).astype(np.uint8).reshape(-1, 1, 16, 16)
-    return images, values[:, 0].astype(np.int64)
+    labels, pixels = values[:, 0], values[:, 1:]
+    if (bad := np.flatnonzero((labels != np.round(labels)) | (labels < 0))).size:
+        raise ValueError(f"{path}: line {bad[0] + 1} has label {labels[bad[0]]:g}; labels are whole numbers >= 0")
+    if pixels.size and (pixels.min() < -1 or pixels.max() > 1):
+        raise ValueError(f"{path}: pixel values must lie in [-1, 1] (the ESL format), got {pixels.min():g}..{pixels.max():g}")
+    images = np.rint((pixels + 1) / 2 * 255).clip(0, 255).astype(np.uint8).reshape(-1, 1, 16, 16)
+    return images, labels.astype(np.int64)
 
 # %% ../nbs/02_readers.ipynb #e83a33bb
 class _SafeUnpickler(pickle.Unpickler):
@@ -97,23 +151,40 @@ class _SafeUnpickler(pickle.Unpickler):
             module = "numpy._core.multiarray"  # NumPy 2's home of the NumPy 1 names (no deprecation warning)
         return super().find_class(module, name)
 
+# %% ../nbs/02_readers.ipynb #4e72672a
+_CIFAR_BATCHES = {"batches.meta": ("label_names",), "test_batch": ("data", "labels"),
+                  **{f"data_batch_{i}": ("data", "labels") for i in range(1, 6)}}  # each pickle and the keys it must hold
+
+def _cifar_batches(archive: tarfile.TarFile, path) -> dict:
+    "Every batch of the archive by name, unpickled with the allow-list, its keys as str and checked."
+    members = {Path(m.name).name: m for m in archive.getmembers() if m.isfile()}
+    if missing := sorted(set(_CIFAR_BATCHES) - set(members)):
+        raise ValueError(f"{path} is not the CIFAR-10 Python archive: {missing} missing")
+    batches = {}
+    for name, keys in _CIFAR_BATCHES.items():
+        batch = _SafeUnpickler(io.BytesIO(archive.extractfile(members[name]).read()), encoding="bytes").load()
+        batch = {(k.decode() if isinstance(k, bytes) else k): v for k, v in batch.items()} if isinstance(batch, dict) else {}
+        if absent := [k for k in keys if k not in batch]:
+            raise ValueError(f"{path} is not the CIFAR-10 Python archive: its {name} has no {absent}")
+        batches[name] = batch
+    return batches
+
 # %% ../nbs/02_readers.ipynb #b0f412e4
 def read_cifar10_archive(
     path: Path | str,  # cifar-10-python.tar.gz
 ) -> dict:             # {"train": (images, labels), "test": (images, labels), "classes": list[str]}; images (n, 3, 32, 32) uint8
     "Parse the canonical CIFAR-10 Python archive without running any code from it."
-    def load(member) -> dict:
-        batch = _SafeUnpickler(io.BytesIO(archive.extractfile(member).read()), encoding="bytes").load()
-        return {(k.decode() if isinstance(k, bytes) else k): v for k, v in batch.items()}
-    with tarfile.open(path, "r:gz") as archive:
-        members = {Path(m.name).name: m for m in archive.getmembers() if m.isfile()}
-        missing = {"batches.meta", "test_batch", *(f"data_batch_{i}" for i in range(1, 6))} - set(members)
-        if missing:
-            raise ValueError(f"{path} is not the CIFAR-10 Python archive: {sorted(missing)} missing")
-        classes = [c.decode() if isinstance(c, bytes) else c for c in load(members["batches.meta"])["label_names"]]
-        result = dict(classes=classes)
-        for split, names in (("train", [f"data_batch_{i}" for i in range(1, 6)]), ("test", ["test_batch"])):
-            batches = [load(members[n]) for n in names]
-            images = np.concatenate([np.asarray(b["data"], dtype=np.uint8) for b in batches]).reshape(-1, 3, 32, 32)
-            result[split] = images, np.concatenate([np.asarray(b["labels"], dtype=np.int64) for b in batches])
+    try:
+        with tarfile.open(path, "r:gz") as archive:
+            batches = _cifar_batches(archive, path)
+    except (tarfile.TarError, EOFError, zlib.error) as e:
+        raise ValueError(f"{path} is not the CIFAR-10 Python archive (a complete tar.gz): {e}; download it again") from e
+    result = dict(classes=[c.decode() if isinstance(c, bytes) else c for c in batches["batches.meta"]["label_names"]])
+    for split, names in (("train", [f"data_batch_{i}" for i in range(1, 6)]), ("test", ["test_batch"])):
+        images = np.concatenate([np.asarray(batches[n]["data"], dtype=np.uint8) for n in names])
+        labels = np.concatenate([np.asarray(batches[n]["labels"], dtype=np.int64) for n in names])
+        if images.size != 3072 * len(labels):
+            raise ValueError(f"{path}: the {split} batches hold {images.size:,} values for {len(labels):,} labels, "
+                             "not 3,072 (3x32x32) an image")
+        result[split] = images.reshape(-1, 3, 32, 32), labels
     return result

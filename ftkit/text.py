@@ -5,44 +5,64 @@
 # %% ../nbs/04_text.ipynb #b5580bad
 from __future__ import annotations
 
+import csv
+import io
 import math
+import re
+import warnings
 from dataclasses import dataclass, replace
 from functools import partial
 from pathlib import Path
-from typing import Iterator
+from typing import Callable, Iterator
 
 import numpy as np
 import pandas as pd
 import torch
 
-from .datasets import Dataset, OrderedCopyLoader, encode_labels
-from .readers import read_class_files
+from .core import check_count
+from .datasets import Dataset, encode_labels
+from .readers import read_class_files, read_text
 
 # %% auto #0
-__all__ = ['text_dataset', 'text_dataset_from_files', 'TokenizedTexts', 'pad_collate', 'BucketBatchSampler', 'text_dataloader',
-           'text_dataloaders']
+__all__ = ['text_dataset', 'text_dataset_from_files', 'TokenizedTexts', 'pad_collate', 'BucketBatchSampler', 'OrderedCopyLoader',
+           'text_dataloader', 'text_dataloaders']
 
 # %% ../nbs/04_text.ipynb #d2e12607
-def _read_csv(path: Path, text_col: str, label_col: str, split: str) -> pd.DataFrame:
-    "A CSV file as a DataFrame, with one clear error for a missing, empty, blank or non-UTF-8 file."
+def _check_fields(text: str, path: Path, split: str):
+    "Every CSV row has as many fields as the header (a text with an unquoted comma would shift into the wrong column)."
+    rows = csv.reader(io.StringIO(text))
+    header = next(rows, [])
+    if len(header) == 1 and (sep := next((s for s in ";\t|" if s in header[0]), None)):
+        raise ValueError(f"{split}: {path} has one column {header[0]!r}: its fields look separated by {sep!r}, not commas; "
+                         f"read it with pandas (sep={sep!r}) and pass the DataFrame")
+    for row in rows:
+        if row and len(row) != len(header):
+            raise ValueError(f"{split}: {path} line {rows.line_num} has {len(row)} field{'s' * (len(row) != 1)}, the header has "
+                             f"{len(header)} ({', '.join(header)}): quote texts that contain commas (\"hello, world\",pos), as "
+                             "pandas' to_csv and spreadsheets do, and give every row all its fields")
+
+# %% ../nbs/04_text.ipynb #d6d5a241
+def _read_csv(path: Path, text_col: str, label_col: str, split: str, encoding: str) -> pd.DataFrame:
+    "A CSV file as a DataFrame, with one clear error for a missing, empty, undecodable or ragged file."
+    if path.is_dir():
+        raise IsADirectoryError(f"{split}: {path} is a folder; give a CSV file (for one text file per class use text_dataset_from_files)")
     if not path.is_file():
         raise FileNotFoundError(f"{split}: no file {path}")
-    if path.stat().st_size == 0:
-        raise ValueError(f"{split}: {path} is empty")
+    text = read_text(path, encoding)
+    if not text.strip():
+        raise ValueError(f"{split}: {path} has no columns ({'an empty file' if not text else 'only blank lines'}); expected "
+                         f"a header with {text_col!r} and {label_col!r}")
+    _check_fields(text, path, split)
     try:
-        return pd.read_csv(path, keep_default_na=False, na_values=[""])
-    except pd.errors.EmptyDataError as e:
-        raise ValueError(f"{split}: {path} has no columns (only blank lines?); expected a header with "
-                         f"{text_col!r} and {label_col!r}") from e
-    except UnicodeDecodeError as e:
-        raise ValueError(f"{split}: {path} is not UTF-8 ({e.reason} at byte {e.start}); re-save it as UTF-8, "
-                         "or read it with pandas (encoding=...) and pass the DataFrame") from e
+        return pd.read_csv(io.StringIO(text), keep_default_na=False, na_values=[""], index_col=False)
+    except pd.errors.ParserError as e:
+        raise ValueError(f"{split}: {path} is not a CSV file pandas can read ({e})") from e
 
 # %% ../nbs/04_text.ipynb #a24f48c8
-def _frame(source, text_col: str, label_col: str, split: str) -> pd.DataFrame:
+def _frame(source, text_col: str, label_col: str, split: str, encoding: str) -> pd.DataFrame:
     "One split as a DataFrame (given, or read from a CSV file), its text and label columns checked."
     if isinstance(source, (str, Path)):
-        frame = _read_csv(Path(source), text_col, label_col, split)
+        frame = _read_csv(Path(source), text_col, label_col, split, encoding)
     elif isinstance(source, pd.DataFrame):
         frame = source
     else:
@@ -65,31 +85,63 @@ def text_dataset(
     text_col: str = "text",                        # column holding the text
     label_col: str = "label",                      # column holding the label (names or integers)
     name: str = "custom",                          # a name for reports
+    encoding: str = "utf-8",                       # the CSV files' encoding
 ) -> Dataset:
     "A text `Dataset` from your own DataFrames or CSV files."
+    if train is None:
+        raise ValueError("train is required: a DataFrame or a CSV file of training examples")
+    if text_col == label_col:
+        raise ValueError(f"text_col and label_col are the same column {text_col!r}; name the text column and the label column")
     sources = {k: v for k, v in (("train", train), ("test", test), ("valid", valid)) if v is not None}
-    frames = {k: _frame(v, text_col, label_col, k) for k, v in sources.items()}
+    frames = {k: _frame(v, text_col, label_col, k, encoding) for k, v in sources.items()}
     encoded, classes = encode_labels(*(list(f[label_col]) for f in frames.values()))
     splits = {k: pd.DataFrame({"text": f[text_col].astype(str).str.strip().tolist(), "label": labels})
               for (k, f), labels in zip(frames.items(), encoded)}
     return Dataset.from_splits(name, "text", splits, classes)
 
 # %% ../nbs/04_text.ipynb #4b4f1ab4
+_NOT_A_CLASS = re.compile(r"readme|licen[cs]e|copying|changelog|notice", re.IGNORECASE)  # notes shipped beside the data
+_FILE_TYPES = {".txt", ".text", ".csv", ".tsv", ".json", ".jsonl", ".dat"}  # suffixes that name a format, not a class
+
+def _class_names(folder: Path, files: list) -> dict:
+    "{class name: file}: the suffix where all files share one name (data.pos, data.neg), else the name (pos.txt)."
+    by_suffix = len(files) > 1 and len({p.stem for p in files}) == 1 and all(p.suffix for p in files)
+    if by_suffix and (types := [p.suffix[1:] for p in files if p.suffix.lower() in _FILE_TYPES]):
+        raise ValueError(f"{folder}: the files share the name {files[0].stem!r}, so their suffixes would be the classes, "
+                         f"but {types[0]!r} is a file type, not a class; rename the files or pass a dict {{class: file}}")
+    names = [p.suffix[1:] if by_suffix else p.stem for p in files]
+    if clash := next((n for n in names if names.count(n) > 1), None):
+        same = [p.name for p, n in zip(files, names) if n == clash]
+        raise ValueError(f"{folder}: {same} would all be class {clash!r}; keep one file per class in the folder, or pass a "
+                         "dict {class: file} ({class: [file, ...]} reads several files into one class)")
+    return dict(zip(names, files))
+
+# %% ../nbs/04_text.ipynb #776a2e01
 def _class_files(source) -> dict:
-    "{class name: file} as given, or from a folder's files (the file stem is the class)."
+    "{class name: file(s)} as given, or from a folder's files (see the rule above)."
     if isinstance(source, dict):
-        return {str(k): Path(v) for k, v in source.items()}
+        return {str(k): v for k, v in source.items()}
+    if not isinstance(source, (str, Path)):
+        raise TypeError(f"expected a folder or a dict {{class: file}}, got {type(source).__name__}")
     folder = Path(source)
+    if folder.is_file():
+        raise NotADirectoryError(f"{folder} is a file; give the folder that holds one text file per class, or a dict {{class: file}}")
     if not folder.is_dir():
         raise FileNotFoundError(f"no folder {folder}")
-    files = {p.stem: p for p in sorted(folder.iterdir()) if p.is_file() and not p.name.startswith(".")}
+    entries = [p for p in sorted(folder.iterdir()) if not p.name.startswith(".")]
+    if subfolders := [p.name for p in entries if p.is_dir()]:
+        raise ValueError(f"{folder} has sub-folders {subfolders}, which are not read: pass the folder that holds the class "
+                         "files (train=..., test=...), or a dict {class: file}")
+    if notes := [p.name for p in entries if _NOT_A_CLASS.search(p.name)]:
+        warnings.warn(f"{folder}: skipped {notes} (documentation, not a class)", stacklevel=3)
+    files = [p for p in entries if p.name not in notes]
     if not files:
         raise ValueError(f"{folder} has no files; expected one text file per class (e.g. pos.txt, neg.txt)")
-    return files
+    return _class_names(folder, files)
 
 # %% ../nbs/04_text.ipynb #82a6e180
 def text_dataset_from_files(
-    train: dict | str | Path,             # {class name: file} or a folder whose files are the classes (file stem = class)
+    train: dict | str | Path,             # {class name: file or [files]}, or a folder of one file per class (rule above)
     test: dict | str | Path | None = None,# the same for the test split
     encoding: str = "utf-8",              # the files' encoding
     name: str = "custom",                 # a name for reports
@@ -99,19 +151,40 @@ def text_dataset_from_files(
               for split, source in (("train", train), ("test", test)) if source is not None}
     return text_dataset(frames["train"], frames.get("test"), name=name)
 
+# %% ../nbs/04_text.ipynb #95344638
+def _check_text_split(frame):
+    "A text split as a loader needs it: a DataFrame of non-empty texts and integer class indices."
+    if isinstance(frame, Dataset):
+        raise TypeError(f"got the whole Dataset {frame.name!r}; pass one of its splits, e.g. dataset.train")
+    if not isinstance(frame, pd.DataFrame) or not {"text", "label"} <= set(frame.columns):
+        raise TypeError(f"expected a text split, a DataFrame with columns text and label (e.g. dataset.train), got "
+                        f"{type(frame).__name__}")
+    if len(frame) == 0:
+        raise ValueError("the split has no rows")
+    if bad := [i for i, text in enumerate(frame.text) if not isinstance(text, str) or not text.strip()]:
+        raise ValueError(f"text must be non-empty strings; row {bad[0]} is {frame.text.iloc[bad[0]]!r} ({len(bad)} such rows)")
+    labels = np.asarray(frame.label.tolist())
+    if not np.issubdtype(labels.dtype, np.integer) or labels.min() < 0:
+        raise ValueError(f"labels must be class indices 0..k-1, got {labels.dtype} values like {frame.label.iloc[0]!r}: build "
+                         "the splits with text_dataset(...), which encodes names the same way for every split")
+
 # %% ../nbs/04_text.ipynb #c9c879ae
 class TokenizedTexts(torch.utils.data.Dataset):
     "Token ids and labels of a text split; item `i` is `(input_ids, label)`."
     def __init__(
         self,
-        frame: pd.DataFrame,  # columns text, label
+        frame: pd.DataFrame,  # columns text, label (class indices, as `text_dataset` makes them)
         tokenizer,            # a Hugging Face tokenizer
         max_length: int = 128,  # truncate longer texts (tokens, special tokens included)
     ):
+        _check_text_split(frame)
+        if not callable(tokenizer):
+            raise TypeError(f"tokenizer must be a Hugging Face tokenizer, got {type(tokenizer).__name__} {tokenizer!r}: "
+                            "load one with transformers.AutoTokenizer.from_pretrained(...)")
         special = tokenizer.num_special_tokens_to_add() if hasattr(tokenizer, "num_special_tokens_to_add") else 0
-        if max_length <= special:
-            raise ValueError(f"max_length={max_length} leaves no room for text: the tokenizer adds {special} special "
-                             f"tokens; use max_length > {special}")
+        if isinstance(max_length, bool) or not isinstance(max_length, int) or max_length <= special:
+            raise ValueError(f"max_length={max_length!r} leaves no room for text: the tokenizer adds {special} special "
+                             f"tokens; use an int > {special}")
         self.input_ids = tokenizer(frame.text.tolist(), truncation=True, max_length=max_length)["input_ids"]
         self.labels = torch.tensor(frame.label.to_numpy(), dtype=torch.long)  # a copy: pandas' arrays are read-only
         self.pad_id = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else 0
@@ -129,7 +202,9 @@ def pad_collate(
     pad_to: int | None = None,  # pad to at least this length (a fixed shape); a longer row is never cut
 ) -> tuple:                     # input_ids (b, L) int64, attention_mask (b, L) int64, labels (b,) int64
     "Pad a batch of token-id lists to its longest sequence (dynamic padding), or to `pad_to` if that is longer."
-    length = max([pad_to or 0] + [len(ids) for ids, _ in batch])
+    if len(batch) == 0:
+        raise ValueError("an empty batch: pad_collate needs at least one (input_ids, label) pair")
+    length = max([0 if pad_to is None else check_count(pad_to, "pad_to")] + [len(ids) for ids, _ in batch])
     input_ids = torch.tensor([list(ids) + [pad_id] * (length - len(ids)) for ids, _ in batch], dtype=torch.long)
     attention_mask = (torch.arange(length) < torch.tensor([len(ids) for ids, _ in batch])[:, None]).long()
     return input_ids, attention_mask, torch.stack([torch.as_tensor(label) for _, label in batch])
@@ -145,8 +220,11 @@ class BucketBatchSampler(torch.utils.data.Sampler):
         chunk_batches: int = 50,  # batches per sorted chunk: larger = more uniform lengths, less randomness
         seed: int = 0,            # seed of the shuffling; epoch e draws from the seed sequence (seed, e)
     ):
-        self.lengths, self.batch_size, self.shuffle = np.asarray(lengths), batch_size, shuffle
-        self.chunk_batches, self.seed, self.epoch = chunk_batches, seed, 0
+        self.lengths, self.shuffle, self.epoch = np.asarray(lengths), shuffle, 0
+        if self.lengths.ndim != 1 or self.lengths.size and (self.lengths.dtype.kind not in "iu" or self.lengths.min() < 0):
+            raise ValueError(f"lengths must be token counts >= 0, one per example; got {self.lengths.ravel()[:5].tolist()}")
+        self.batch_size, self.seed = check_count(batch_size, "batch_size"), check_count(seed, "seed", 0)
+        self.chunk_batches = check_count(chunk_batches, "chunk_batches")
 
     def __iter__(self) -> Iterator[list]:
         if not self.shuffle:
@@ -168,15 +246,47 @@ class BucketBatchSampler(torch.utils.data.Sampler):
             math.ceil(min(self.batch_size * self.chunk_batches, len(self.lengths) - s) / self.batch_size)
             for s in range(0, len(self.lengths), self.batch_size * self.chunk_batches))
 
+# %% ../nbs/04_text.ipynb #34aaeee5
+class OrderedCopyLoader(torch.utils.data.DataLoader):
+    "A torch `DataLoader` that can give fastai a copy in data-set order (`new`, which `Learner.get_preds` calls)."
+    def __init__(
+        self,
+        *args,
+        ordered: Callable | None = None,  # builds the same loader, unshuffled and in the data set's order
+        **kwargs,                          # passed on to torch's `DataLoader`
+    ):
+        if ordered is not None and not callable(ordered):
+            raise TypeError(f"ordered must be a function that builds the loader in data-set order, got {type(ordered).__name__}")
+        super().__init__(*args, **kwargs)
+        self._ordered = ordered
+
+    def new(
+        self,
+        shuffle: bool = False,    # True (fastai training): this loader itself
+        drop_last: bool = False,  # fastai's argument; the ordered copy keeps every row
+        **kwargs,                 # other fastai arguments, ignored
+    ) -> torch.utils.data.DataLoader:
+        "This loader, or (shuffle=False) one in data-set order, so predictions line up with the rows."
+        return self if shuffle or self._ordered is None else self._ordered()
+
 # %% ../nbs/04_text.ipynb #68bdff8d
 @dataclass(frozen=True)
 class _Batching:
-    "How a text loader forms its batches: the knobs of `text_dataloader`, in one place."
+    "How a text loader forms its batches: the knobs of `text_dataloader`, in one place, checked."
     batch_size: int
     shuffle: bool
     bucket: bool
     pad_to: int | None
     seed: int
+
+    def __post_init__(self):
+        check_count(self.batch_size, "batch_size")
+        for name in ("shuffle", "bucket"):
+            if not isinstance(getattr(self, name), (bool, np.bool_)):
+                raise TypeError(f"{name} must be True or False, got {getattr(self, name)!r}")
+        if self.pad_to is not None:
+            check_count(self.pad_to, "pad_to")
+        check_count(self.seed, "seed", 0)
 
 # %% ../nbs/04_text.ipynb #33d0103a
 def _text_loader(data: TokenizedTexts, batching: _Batching) -> OrderedCopyLoader:
@@ -219,6 +329,9 @@ def text_dataloaders(
 ):
     "fastai `DataLoaders` (train, valid) over a text Dataset, tokenized for `tokenizer`."
     from fastai.data.core import DataLoaders  # over half a second to import: only the fastai route needs it
+    if not isinstance(dataset, Dataset):
+        raise TypeError(f"text_dataloaders takes a text Dataset (e.g. from text_dataset), got {type(dataset).__name__}; "
+                        "for one split use text_dataloader")
     if dataset.kind != "text":
         raise ValueError(f"{dataset.name} is an {dataset.kind} data set; use image_dataloaders")
     train = text_dataloader(dataset.train, tokenizer, batch_size, True, max_length, bucket, seed=seed)

@@ -144,6 +144,10 @@ def _serve(served: Path, name: str, flip: str | None = None):
         path.write_bytes(bytes(raw))
 
 
+def _sha256_of_registry(name: str, filename: str) -> str:
+    return next(f.sha256 for f in datasets.REGISTRY[name].files if f.filename == filename)
+
+
 def _leftovers(folder: Path) -> list:
     return sorted(p.name for p in folder.rglob("*")) if folder.exists() else []
 
@@ -169,7 +173,7 @@ def test_flipped_byte_is_rejected_and_nothing_is_kept(server, empty_data, monkey
     url, served, _ = server
     _serve(served, "trec", flip="TREC_10.label")
     monkeypatch.setenv("FTKIT_DATA_MIRROR", url)
-    expected = datasets._remote("trec", "TREC_10.label").sha256
+    expected = _sha256_of_registry("trec", "TREC_10.label")
     actual = hashlib.sha256((served / "trec" / "TREC_10.label").read_bytes()).hexdigest()
     with pytest.raises(downloads.ChecksumError) as error:
         datasets.load_dataset("trec")
@@ -214,11 +218,10 @@ def test_killed_download_leaves_no_file_and_next_run_recovers(server, empty_data
     assert not (folder / "train_5500.label").exists()  # nothing under the canonical name
     handler.stall.set()
     handler.stall_names = set()
-    os.utime(parts[0], (time.time() - 3600, time.time() - 3600))  # the killed run's temp file, now old
-    monkeypatch.setenv("FTKIT_DATA_MIRROR", url)
+    monkeypatch.setenv("FTKIT_DATA_MIRROR", url)  # run again at once: the killed run's .part is seconds old
     path = datasets.dataset_file("trec", "train_5500.label", progress=False)
-    assert downloads.sha256_of(path) == datasets._remote("trec", "train_5500.label").sha256
-    assert _leftovers(folder) == ["train_5500.label"]  # the stale temporary file was cleaned up
+    assert downloads.sha256_of(path) == _sha256_of_registry("trec", "train_5500.label")
+    assert _leftovers(folder) == ["train_5500.label"]  # the killed run's temporary file was removed (no lock held it)
 
 
 def test_offline_is_one_clear_error(empty_data, monkeypatch):
@@ -389,8 +392,9 @@ def test_text_csv_that_is_blank_or_not_utf8_is_one_clear_error(tmp_path):
     with pytest.raises(ValueError, match="has no columns"):
         text_dataset(tmp_path / "blank.csv")
     (tmp_path / "latin1.csv").write_bytes("text,label\ncaf\u00e9 au lait,a\nthe other,b\n".encode("latin-1"))
-    with pytest.raises(ValueError, match="is not UTF-8 .*pass the DataFrame"):
+    with pytest.raises(ValueError, match=r"latin1.csv is not utf-8 text \(byte 0xe9 on line 2.*encoding='latin-1'"):
         text_dataset(tmp_path / "latin1.csv")
+    assert text_dataset(tmp_path / "latin1.csv", encoding="latin-1").train.text[0] == "caf\u00e9 au lait"
 
 
 def test_text_mixed_labels_in_a_csv(tmp_path):
@@ -430,9 +434,10 @@ def test_image_folder_single_split_and_grayscale(tmp_path):
 
 def test_image_folder_16_bit_images_are_scaled_not_clipped(tmp_path):
     from PIL import Image
-    (tmp_path / "imgs" / "ramp").mkdir(parents=True)
     ramp = (np.arange(64, dtype=np.uint16) * 1024).reshape(8, 8)  # 0 .. 64512 in 64 levels
-    Image.fromarray(ramp).save(tmp_path / "imgs" / "ramp" / "0.png")
+    for class_name, image in (("ramp", ramp), ("flipped", ramp[::-1].copy())):
+        (tmp_path / "imgs" / class_name).mkdir(parents=True)
+        Image.fromarray(image).save(tmp_path / "imgs" / class_name / "0.png")
     for channels in (1, 3):
         images = image_dataset_from_folder(tmp_path / "imgs", channels=channels).train.images
         assert images.unique().numel() == 64 and int(images.max()) == round(64512 / 257)
@@ -466,8 +471,9 @@ def test_image_arrays_layouts():
         image_dataset_from_arrays(np.zeros((4, 6, 5), np.uint8), labels[:3])
     with pytest.raises(ValueError, match="images of shape"):
         image_dataset_from_arrays(np.zeros((4, 6, 5, 7), np.uint8), labels)
-    with pytest.raises(ValueError, match="must be uint8 or floats"):
-        image_dataset_from_arrays(np.zeros((4, 6, 5), np.int32), labels)
+    assert image_dataset_from_arrays(np.full((4, 6, 5), 255, np.int32), labels).train.images.dtype == torch.uint8
+    with pytest.raises(ValueError, match=r"must be uint8, integers in 0..255 or floats in \[0, 1\], got torch.int32 from 0 to 1000"):
+        image_dataset_from_arrays(np.arange(4 * 6 * 5, dtype=np.int32).reshape(4, 6, 5) * 1000 // 119, labels)
 
 
 # ---------------------------------------------------------------- loaders
