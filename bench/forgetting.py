@@ -24,8 +24,8 @@ from pathlib import Path
 import torch
 from torch import nn
 
-from ftkit.core import seed_everything
-from ftkit.forgetting import ForgettingTracker, task_accuracy
+from ftkit.core import seed_everything, task_accuracy
+from ftkit.forgetting import ForgettingTracker
 from ftkit.similarity import MinibatchCKA, as_features, capture_activations, linear_cka
 
 
@@ -166,7 +166,8 @@ def bench_tracker_minilm(repeats: int, train_size: int = 2000, valid_size: int =
     from fastai.data.core import DataLoaders
     from fastai.learner import Learner
     from fastai.metrics import accuracy
-    from ftkit.data import load_dataset, text_dataloader
+    from ftkit.datasets import load_dataset
+    from ftkit.text import text_dataloader
     from ftkit.discriminative import fused_adamw
     from ftkit.groups import splitter
     from ftkit.models import minilm_classifier

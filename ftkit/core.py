@@ -25,10 +25,10 @@ from fastai.metrics import accuracy
 from torch import Tensor, nn
 
 # %% auto #0
-__all__ = ['check_count', 'seed_everything', 'default_device', 'cache_dir', 'is_writable', 'check_output_folder', 'staged_folder',
-           'library_versions', 'TinyNet', 'synthetic_classification', 'classification_learner', 'synthetic_learner',
-           'split_batch', 'call_model', 'batch_to', 'text_inputs', 'masked_mean', 'unwrap_model', 'evaluating',
-           'encode', 'task_accuracy']
+__all__ = ['check_count', 'seed_everything', 'default_device', 'cache_dir', 'is_writable', 'check_output_folder', 'atomic_file',
+           'write_csv_atomic', 'staged_folder', 'library_versions', 'TinyNet', 'synthetic_classification',
+           'classification_learner', 'synthetic_learner', 'split_batch', 'call_model', 'batch_to', 'text_inputs',
+           'masked_mean', 'unwrap_model', 'evaluating', 'encode', 'task_accuracy']
 
 # %% ../nbs/00_core.ipynb #6c0a654b
 def check_count(
@@ -129,6 +129,43 @@ def check_output_folder(
         raise PermissionError(f"cannot write in {ancestor}; give an output folder you can write to")
     return path
 
+# %% ../nbs/00_core.ipynb #d12229cd
+def _umask() -> int:
+    "The process's umask (reading it means setting it: set it straight back)."
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+@contextmanager
+def atomic_file(
+    path: Path | str,  # the file to write or replace
+) -> Iterator[Path]:   # a temporary path beside it to write to
+    "Write a file under a temporary name, flush it to disk, then rename it into place: `path` is whole or untouched."
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    os.close(handle)
+    try:
+        yield Path(temporary)
+        with open(temporary, "rb+") as f:
+            os.fsync(f.fileno())
+        os.chmod(temporary, 0o666 & ~_umask())
+        os.replace(temporary, path)
+    except BaseException:
+        Path(temporary).unlink(missing_ok=True)
+        raise
+
+# %% ../nbs/00_core.ipynb #65b4833e
+def write_csv_atomic(
+    path: Path | str,      # the CSV file to write or replace
+    frame,                 # a pandas DataFrame
+    index: bool = False,   # write the index too
+) -> Path:
+    "Write a DataFrame as CSV atomically (`atomic_file`)."
+    with atomic_file(path) as temporary:
+        frame.to_csv(temporary, index=index)
+    return Path(path)
+
 # %% ../nbs/00_core.ipynb #c7ecc91f
 @contextmanager
 def staged_folder(
@@ -138,9 +175,7 @@ def staged_folder(
     dest = check_output_folder(dest)
     dest.parent.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(dir=dest.parent, prefix=f".{dest.name}.new-"))
-    umask = os.umask(0)
-    os.umask(umask)
-    staging.chmod(0o777 & ~umask)  # as a normal mkdir would make it: colleagues may read the results
+    staging.chmod(0o777 & ~_umask())  # as a normal mkdir would make it: colleagues may read the results
     try:
         yield staging
     except BaseException:

@@ -432,12 +432,16 @@ def cross_validation(
 # %% ../nbs/03_datasets.ipynb #4b461994
 def load_dataset(
     name: str,                     # one of `list_datasets()`
-    fold: int | None = None,       # for sets without an official split (mr, subj, cr, digits): the test fold, default 0
+    fold: int | str | None = None, # for sets without an official split (mr, subj, cr, digits): the test fold (default 0), or "all"
     num_folds: int | None = None,  # number of stratified folds for those sets, default 10
     seed: int | None = None,       # seed of their fold assignment, default 0
 ) -> Dataset:
     "Load a named data set from the data folders, downloading missing files from their canonical URLs."
     info = _info(name)
+    if name in _cross_validated() and fold == "all":  # the whole set in its files' order, for a protocol of your own
+        if (num_folds, seed) != (None, None): raise ValueError('fold="all" takes no num_folds or seed: nothing is split')
+        splits, classes = info.reader(partial(dataset_file, name))
+        return Dataset(name, splits["all"], None, classes, replace(info, split="all (unsplit)"))
     if name in _cross_validated():
         num_folds = check_count(10 if num_folds is None else num_folds, "num_folds", 2)
         if (fold := check_count(0 if fold is None else fold, "fold", 0)) >= num_folds:

@@ -25,8 +25,11 @@ from .groups import layer_groups, splitter
 from .schedules import full_fine_tuning, gradual_unfreezing, last_layer_only, lp_ft
 from .training import fit_schedule
 
+from .compat import moved_names
+
 # %% auto #0
-__all__ = ['DemoConfig', 'digits_tasks', 'few_shot', 'DigitNet', 'run_demo', 'summarize_demo', 'plot_demo', 'save_demo']
+__all__ = ['DemoConfig', 'digits_tasks', 'few_shot', 'DigitNet', 'pretrain_digits_source', 'run_method', 'run_demo',
+           'summarize_demo', 'plot_demo', 'save_demo']
 
 # %% ../nbs/20_demo.ipynb #b79763bd
 _METHODS = ("scratch", "linear probe", "fine-tune", "discriminative LR", "gradual unfreezing", "LP-FT")
@@ -66,7 +69,7 @@ def digits_tasks(
     config: DemoConfig,  # which classes form each task and how the test split is drawn
 ) -> dict:               # {"source": (x_train, y_train, x_test, y_test), "target": (...)}, x (n, 1, 8, 8) in [0, 1]
     "Split scikit-learn's 8×8 digits into a source and a target task, labels renumbered from 0."
-    digits = load_dataset("digits").train
+    digits = load_dataset("digits", fold="all").train  # all 1,797 images, in scikit-learn's order
     # the digits have 17 grey levels (0..16), stored as uint8 0..255: rounding recovers each level exactly
     x = torch.round(digits.images.float() * 16 / 255) / 16
     y = digits.labels
@@ -147,45 +150,67 @@ def _schedule(method: str, groups, epochs: int, lr_max: float):
         return lp_ft(groups, probe_epochs=epochs // 2, ft_epochs=epochs - epochs // 2, ft_lr=lr_max / 10), lr_max
     raise ValueError(f"unknown method {method!r}; choose from {_METHODS}")
 
-# %% ../nbs/20_demo.ipynb #f06ee0c5
+# %% ../nbs/20_demo.ipynb #a3a8fb1b
+def pretrain_digits_source(
+    config: DemoConfig,  # classes, epochs, width, learning rate
+    seed: int,           # seeds the initialisation and the data order
+    tasks: dict,         # from `digits_tasks(config)`
+) -> tuple[nn.Module, float]:  # (the source model, its test accuracy on the source task)
+    "Train the source model of one seed on the source digits."
+    xs_train, ys_train, xs_test, ys_test = tasks["source"]
+    seed_everything(seed)
+    source = DigitNet(len(config.source_classes), config.width)
+    accuracy = _fit(_learner(source, xs_train, ys_train, xs_test, ys_test, config.batch_size), config.source_epochs, config.lr_max)
+    return source, accuracy
+
+# %% ../nbs/20_demo.ipynb #5cce66b0
+def run_method(
+    config: DemoConfig,   # the run's settings
+    method: str,          # one of `config.methods`
+    seed: int,            # seeds the head, the shots and the data order
+    tasks: dict,          # from `digits_tasks(config)`
+    source: nn.Module,    # from `pretrain_digits_source(config, seed, tasks)`
+    source_acc: float,    # its source-task accuracy before target training
+) -> dict:                # target accuracy, source accuracy before/after, seconds
+    "Learn the target digits with one method from the seed's source model; measure target accuracy and forgetting."
+    xs_train, ys_train, xs_test, ys_test = tasks["source"]
+    xt_train, yt_train, xt_test, yt_test = tasks["target"]
+    x_shots, y_shots = few_shot(xt_train, yt_train, config.target_shots, seed)
+    seed_everything(seed)
+    model = DigitNet(len(config.target_classes), config.width)
+    if method != "scratch":
+        model.body = copy.deepcopy(source.body)
+    start = time.perf_counter()
+    learn = _learner(model, x_shots, y_shots, xt_test, yt_test, config.batch_size)
+    stages, lr = _schedule(method, layer_groups(model), config.target_epochs, config.lr_max)
+    with learn.no_bar(), learn.no_logging():
+        # frozen groups are truly frozen: BatchNorm statistics included (fastai's freeze() keeps BN training).
+        # cache=False: the digits CNN is too small for caching to pay, and recomputing keeps every run
+        # bit-for-bit reproducible (cache="auto" decides from timings, which depend on the machine's load)
+        fit_schedule(learn, stages, lr_max=lr, cache=False)
+        target_acc = float(learn.validate()[1])
+    seconds = time.perf_counter() - start
+    # forgetting: the source head on the body as it is now, tested on the source task
+    transfer = method != "scratch"
+    source_after = task_accuracy(nn.Sequential(model.body, source.head), xs_test, ys_test) if transfer else float("nan")
+    return dict(target_acc=target_acc, source_acc_before=source_acc if transfer else float("nan"),
+                source_acc_after=source_after, seconds=seconds)
+
+# %% ../nbs/20_demo.ipynb #a83d095e
 def run_demo(
     config: DemoConfig = DemoConfig(),  # what to run
     progress: bool = False,             # print one line per seed and method
 ) -> pd.DataFrame:                      # one row per seed and method
     "Pretrain on the source digits, then learn the target digits with each method of `config.methods`; measure target accuracy and forgetting."
     tasks = digits_tasks(config)
-    xs_train, ys_train, xs_test, ys_test = tasks["source"]
-    xt_train, yt_train, xt_test, yt_test = tasks["target"]
     rows = []
     for seed in config.seeds:
-        seed_everything(seed)
-        source = DigitNet(len(config.source_classes), config.width)
-        source_acc = _fit(_learner(source, xs_train, ys_train, xs_test, ys_test, config.batch_size),
-                          config.source_epochs, config.lr_max)
-        x_shots, y_shots = few_shot(xt_train, yt_train, config.target_shots, seed)
+        source, source_acc = pretrain_digits_source(config, seed, tasks)
         for method in config.methods:
-            seed_everything(seed)
-            model = DigitNet(len(config.target_classes), config.width)
-            if method != "scratch":
-                model.body = copy.deepcopy(source.body)
-            start = time.perf_counter()
-            learn = _learner(model, x_shots, y_shots, xt_test, yt_test, config.batch_size)
-            stages, lr = _schedule(method, layer_groups(model), config.target_epochs, config.lr_max)
-            with learn.no_bar(), learn.no_logging():
-                # frozen groups are truly frozen: BatchNorm statistics included (fastai's freeze() keeps BN training)
-                # cache=False: the digits CNN is too small for caching to pay, and recomputing keeps every run
-                # bit-for-bit reproducible (cache="auto" decides from timings, which depend on the machine's load)
-                fit_schedule(learn, stages, lr_max=lr, cache=False)
-                target_acc = float(learn.validate()[1])
-            seconds = time.perf_counter() - start
-            # forgetting: the source head on the body as it is now, tested on the source task
-            source_after = (task_accuracy(nn.Sequential(model.body, source.head), xs_test, ys_test)
-                            if method != "scratch" else float("nan"))
-            rows.append(dict(seed=seed, method=method, target_acc=target_acc,
-                             source_acc_before=source_acc if method != "scratch" else float("nan"),
-                             source_acc_after=source_after, seconds=seconds))
+            row = dict(seed=seed, method=method, **run_method(config, method, seed, tasks, source, source_acc))
+            rows.append(row)
             if progress:
-                print(f"seed {seed} {method:>18}: target {target_acc:.3f}  source {source_acc:.3f} -> {source_after:.3f}")
+                print(f"seed {seed} {method:>18}: target {row['target_acc']:.3f}  source {source_acc:.3f} -> {row['source_acc_after']:.3f}")
     return pd.DataFrame(rows)
 
 # %% ../nbs/20_demo.ipynb #75fd85f8
@@ -244,3 +269,6 @@ def save_demo(
         (staging / "summary.txt").write_text(summarize_demo(results).to_string() + "\n")
         plt.close(plot_demo(results, staging / "demo.png"))
     return Path(out)
+
+# %% ../nbs/20_demo.ipynb #cb829750
+__getattr__ = moved_names("ftkit.demo", {'accuracy_of': 'ftkit.core:task_accuracy'})

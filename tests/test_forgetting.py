@@ -69,6 +69,8 @@ def test_groups_cka_drift(name):
     assert all(abs(v - 1) < 1e-6 for v in same.values()), f"{name}: a model is not identical to its copy: {same}"
     moved = layer_cka(model, other, [batch])
     assert set(moved) == set(modules)
+    with pytest.raises(ValueError, match="another model"):  # groups of the reference are not the current model's
+        layer_cka(model, other, [batch], groups)
     assert _hooks(model) == _hooks(other) == 0, f"{name}: hooks left behind"
     drift = weight_drift(other, snapshot(model))
     assert set(drift) == set(modules)

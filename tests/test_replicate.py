@@ -1,0 +1,113 @@
+"""`ftkit replicate` as a user runs it: resumable after kill -9, failed units recorded and reported, exit codes
+0/1/2, --list, and records that parse and carry what is needed to trust a number later."""
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from conftest import BIN
+
+NUMBERS = ["target_acc", "source_acc_before", "source_acc_after"]
+
+
+def ftkit(*args, **kwargs):
+    return subprocess.run([BIN / "ftkit", *map(str, args)], capture_output=True, text=True, timeout=600, **kwargs)
+
+
+def test_list_names_every_case_with_its_claim():
+    result = ftkit("replicate", "--list")
+    assert result.returncode == 0
+    assert result.stdout.startswith("digits") and "forget less" in result.stdout
+
+
+@pytest.mark.parametrize("args, message", [
+    (["replicate", "nope"], "unknown case 'nope'"),
+    (["replicate"], "give a case"),
+    (["replicate", "digits", "--data", "mnist"], "runs on scikit-learn's digits only"),
+    (["replicate", "digits", "--seeds", "0"], "must be >= 1"),
+    (["replicate", "digits", "--device", "cuda"] if not os.environ.get("CUDA_VISIBLE_DEVICES") else ["replicate", "nope"], "not available"),
+])
+def test_bad_input_is_one_message_and_exit_2(tmp_path, args, message):
+    result = ftkit(*args, "--out", tmp_path / "out")
+    if "cuda" in args and "unknown case" not in message and result.returncode == 0:
+        pytest.skip("CUDA is available here")
+    assert result.returncode == 2, result.stderr
+    assert message in result.stderr and "Traceback" not in result.stderr
+    assert not (tmp_path / "out").exists()  # nothing written
+
+
+def test_out_that_is_a_file_is_refused_before_the_run(tmp_path):
+    (tmp_path / "file").write_text("keep me")
+    result = ftkit("replicate", "digits", "--quick", "--out", tmp_path / "file" / "run")
+    assert result.returncode == 2 and "which is a file" in result.stderr
+    assert (tmp_path / "file").read_text() == "keep me"
+
+
+def test_kill_9_then_resume_gives_the_uninterrupted_table(tmp_path):
+    "Kill the run after two units, rerun: finished records untouched, no corrupt file, the same final table."
+    out = tmp_path / "killed"
+    process = subprocess.Popen([BIN / "ftkit", "replicate", "digits", "--quick", "--seeds", "1", "--out", out],
+                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.time() + 300
+    while time.time() < deadline and len(list((out / "units").glob("*.json"))) < 2:
+        time.sleep(0.05)
+    process.send_signal(signal.SIGKILL)
+    process.wait(timeout=30)
+    before = {p.name: p.read_bytes() for p in (out / "units").glob("*.json")}
+    assert 2 <= len(before) < 6, f"{len(before)} records at the kill"
+    for content in before.values():
+        json.loads(content)  # every record that exists is whole
+    resumed = ftkit("replicate", "digits", "--quick", "--seeds", "1", "--out", out)
+    assert resumed.returncode == 0, resumed.stderr
+    assert f"skipped {len(before)} already done" in resumed.stdout
+    after = {p.name: p.read_bytes() for p in (out / "units").glob("*.json")}
+    assert all(after[name] == content for name, content in before.items())  # finished units untouched
+    assert not [p for p in (out / "units").iterdir() if p.name.startswith(".")]  # no temporary files left
+    fresh = ftkit("replicate", "digits", "--quick", "--seeds", "1", "--out", tmp_path / "fresh")
+    assert fresh.returncode == 0
+    table = lambda folder: pd.read_csv(folder / "results.csv")[["setting", "seed", "status", *NUMBERS]]
+    pd.testing.assert_frame_equal(table(out), table(tmp_path / "fresh"))  # same seed, same numbers on the CPU
+
+
+def test_records_parse_and_carry_versions(tmp_path):
+    result = ftkit("replicate", "digits", "--quick", "--seeds", "1", "--out", tmp_path / "run")
+    assert result.returncode == 0
+    records = [json.loads(p.read_text()) for p in (tmp_path / "run" / "units").glob("*.json")]
+    assert len(records) == 6
+    for record in records:
+        assert record["status"] == "done" and record["world_size"] == 1 and record["device"] == "cpu"
+        assert {"torch", "fastai", "timm", "transformers"} <= set(record["versions"])
+        assert record["commit"] and record["seconds"] > 0 and len(record["key"]) == 16
+    summary = pd.read_csv(tmp_path / "run" / "summary.csv")
+    assert set(summary.verdict) <= {"holds", "does not hold", "needs ≥ 2 seeds"} | {f"not resolved at {n} seeds" for n in range(2, 20)}
+
+
+FAILING_CASE = """
+import sys
+from dataclasses import replace
+import ftkit.replicate as r
+digits = r.CASES["digits"]
+def work(unit):
+    if unit.setting == "fine-tune": raise RuntimeError("this unit breaks")
+    return digits.work(unit)
+r.CASES["digits"] = replace(digits, work=work)
+from ftkit.cli import main
+sys.exit(main(sys.argv[1:]))
+"""
+
+
+def test_failed_unit_is_recorded_the_run_goes_on_and_exits_1(tmp_path):
+    result = subprocess.run([sys.executable, "-c", FAILING_CASE, "replicate", "digits", "--quick", "--seeds", "1",
+                             "--out", tmp_path / "run"], capture_output=True, text=True, timeout=600)
+    assert result.returncode == 1, result.stderr
+    assert "failed: fine-tune seed 0" in result.stderr
+    table = pd.read_csv(tmp_path / "run" / "results.csv")
+    assert table.set_index("setting").status.to_dict()["fine-tune"] == "failed"
+    assert (table.status == "done").sum() == 5  # every other unit ran
+    assert "this unit breaks" in table.set_index("setting").error["fine-tune"]
