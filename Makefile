@@ -16,7 +16,7 @@ export PYTHONWARNINGS ?= ignore::FutureWarning
 .PHONY: install hooks browser demo test test-nbs test-py docs lab export clean help
 
 help:
-	@echo "make demo  - set up .venv if needed, run the transfer-learning demo (digits 0-4 -> 5-9)"
+	@echo "make demo  - set up .venv if needed, run the digits case study, quick tier (digits 0-4 -> 5-9)"
 	@echo "make test  - set up .venv if needed, run notebooks, pytest and the docs browser check"
 	@echo "make docs  - build the docs site offline into _docs/"
 	@echo "make lab   - JupyterLab on this repo"
@@ -29,8 +29,10 @@ install:
 hooks: install
 	@tools/install_hooks.sh
 
+# One thread per process unless OMP_NUM_THREADS is set (env or `make demo OMP_NUM_THREADS=4`): on a small, busy
+# machine the default thread count is far slower (a one-seed demo: 106 s with default threads, 8 s with one).
 demo: install
-	$(BIN)/ftkit demo --out demo_output
+	OMP_NUM_THREADS=$${OMP_NUM_THREADS:-1} $(BIN)/ftkit replicate digits --quick --out demo_output
 
 export: install
 	$(BIN)/nbdev_export
@@ -55,13 +57,15 @@ test: hooks
 	$(MAKE) --no-print-directory test-py && \
 	echo "make test: all passed in $$(( $$(date +%s) - start )) s"
 
+# Builds offline; on first use build_docs.py installs KaTeX (npm ci in tools/katex, else Debian's libjs-katex)
+# to render formulas at build time.
 docs: install
 	$(BIN)/python tools/build_readme.py
 	$(BIN)/python tools/build_docs.py
 
 lab: install
 	@echo "JupyterLab: open the http://127.0.0.1:8888/lab?token=... URL printed below"
-	$(BIN)/jupyter lab --no-browser --ip 127.0.0.1 --port 8888 --allow-root --notebook-dir .
+	OMP_NUM_THREADS=$${OMP_NUM_THREADS:-1} $(BIN)/jupyter lab --no-browser --ip 127.0.0.1 --port 8888 --allow-root --notebook-dir .
 
 clean:
 	rm -rf _docs _proc _site demo_output artifacts .pytest_cache build dist *.egg-info

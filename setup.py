@@ -33,6 +33,7 @@ setuptools.setup(
     url=cfg['git_url'],
     packages=setuptools.find_packages(include=['ftkit', 'ftkit.*']),
     include_package_data=True,
+    package_data={'ftkit': ['targets.csv']},  # the published numbers the case studies compare against
     install_requires=requirements,
     extras_require={'dev': dev_requirements},
     python_requires='>=' + min_python,
