@@ -5,20 +5,26 @@
 # %% ../nbs/11c_cache_plans.ipynb #729f9cf1
 from __future__ import annotations
 
+import copy
 import math
+import numbers
+import random
 import time
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Callable, Iterable, Sequence
 
+import numpy as np
 import torch
 from torch import nn
 
-from .caching import ActivationStore, CachedPrefix, _first_tensor, _has_dropout, _head, _Stores, frozen_boundary
+from .caching import (ActivationStore, CachedPrefix, _byte_count, _first_tensor, _has_dropout, _head, _spill_folder, _Stores,
+                           frozen_boundary)
 from .chains import model_chain
-from .core import batch_to, evaluating, unwrap_model
+from .core import batch_to, check_count, evaluating, split_batch, unwrap_model
 from .freezing import NORM_TYPES, FreezePolicy, eval_modules
-from .groups import LayerGroup
+from .groups import resolve_groups
+from .schedules import _finite, check_schedule
 
 # %% auto #0
 __all__ = ['CachePolicy', 'CacheCosts', 'CacheDecision', 'decide_cache', 'measure_cache_costs', 'CachePlan', 'plan_cache']
@@ -36,11 +42,20 @@ class CachePolicy:
     def __post_init__(self):
         if not (self.mode is True or self.mode is False or self.mode in ("auto", "force")):
             raise ValueError(f"cache must be 'auto', True, 'force' or False, got {self.mode!r}")
+        object.__setattr__(self, "memory", _byte_count(self.memory, "memory"))
+        object.__setattr__(self, "margin", _margin(self.margin))
+        object.__setattr__(self, "spill_dir", _spill_folder(self.spill_dir))
 
     @classmethod
     def of(cls, cache) -> CachePolicy:
         "A policy from a runner's `cache=` argument: a `CachePolicy`, or a mode."
         return cache if isinstance(cache, CachePolicy) else cls(mode=cache)
+
+def _margin(margin) -> float:
+    "A fraction of the recomputed time >= 0, or one error naming `margin`."
+    if isinstance(margin, bool) or not isinstance(margin, numbers.Real) or not math.isfinite(margin) or margin < 0:
+        raise ValueError(f"margin must be a finite number >= 0 (a fraction of the recomputed prefix time), got {margin!r}")
+    return float(margin)
 
 # %% ../nbs/11c_cache_plans.ipynb #74429a56
 @dataclass(frozen=True)
@@ -55,6 +70,13 @@ class CacheCosts:
     nbytes: dict = field(default_factory=dict)       # boundary -> bytes of one example's activations
     setup: float = 0.0           # seconds per caching stage: the stand-in and its check on a few examples
     examples: int = 0            # examples one epoch runs through the model (training + validation)
+
+    def __post_init__(self):
+        for name in ("prefix", "store", "load", "spill_store", "spill_load", "nbytes", "key", "setup", "examples"):
+            value = getattr(self, name)
+            values = value.values() if isinstance(value, dict) else [value]
+            if not all(_finite(v) and v >= 0 for v in values):
+                raise ValueError(f"CacheCosts.{name} must hold finite numbers >= 0 (seconds, bytes or a count), got {value!r}")
 
 # %% ../nbs/11c_cache_plans.ipynb #3904577f
 @dataclass(frozen=True)
@@ -93,7 +115,10 @@ def decide_cache(
     margin: float = 0.1,        # cache when it saves more than this fraction of the recomputed prefix time
 ) -> list[CacheDecision]:
     "Cache each stage where the cost model says it saves time (see the maths above), and store what later stages reuse."
-    store, load = _spill_mix(costs, boundaries, memory)
+    if len(boundaries) != len(epochs):
+        raise ValueError(f"boundaries and epochs need one entry per stage, got {len(boundaries)} and {len(epochs)}")
+    store, load = _spill_mix(costs, boundaries, _byte_count(memory, "memory"))
+    margin = _margin(margin)
     n, p = costs.examples, costs.prefix
     def reuse(b, e): return e * n * (p[b] - costs.key - load[b]) - costs.setup  # a stage at a stored boundary saves this
     decisions, held = [], set()
@@ -168,6 +193,11 @@ def measure_cache_costs(
 ) -> CacheCosts:
     "Time each part of caching on one batch (fastest of 3 runs); raise ValueError when the chain does not reproduce the model."
     model, boundaries = unwrap_model(model), sorted({b for b in boundaries if b > 0})
+    if not isinstance(inputs, tuple) or _first_tensor(inputs) is None:
+        raise TypeError(f"inputs must be a tuple of one batch's model inputs, split_batch(batch)[0]; got {type(inputs).__name__}")
+    if boundaries and boundaries[-1] > len(chain.modules):
+        raise ValueError(f"boundaries must be at most {len(chain.modules)} (the chain's stages), got {boundaries[-1]}")
+    check_count(examples, "examples", 0)
     device, size = _first_tensor(inputs).device, len(_first_tensor(inputs))
     def forward(inputs): return model(**inputs[0]) if isinstance(inputs[0], dict) else model(*inputs)
     with evaluating(model):
@@ -244,15 +274,19 @@ def _unsafe(model, chain, boundary: int, frozen_eval: list, freezing: FreezePoli
 # %% ../nbs/11c_cache_plans.ipynb #366992a4
 def plan_cache(
     model: nn.Module,
-    groups: list[LayerGroup],   # the model's layer groups
+    groups,                     # the model's layer groups, or their names (see `ftkit.groups.resolve_groups`)
     schedule: list,             # the stages (`ftkit.schedules.Stage`)
-    policy: CachePolicy,
+    policy: CachePolicy | bool | str,  # a policy, or its mode
     freezing: FreezePolicy = FreezePolicy(),
     sample: Callable | None = None,  # () -> one training batch's inputs on the model's device (called only if needed)
     examples: int = 0,          # examples one epoch runs through the model (training + validation)
     refusals: Sequence[str] = (),    # reasons from the data pipeline why caching would change results
 ) -> CachePlan:
     "Decide, once per run and before anything trains, which stages cache (and refuse unsafe ones for cache=True)."
+    policy, groups = CachePolicy.of(policy), resolve_groups(model, groups)
+    schedule, examples = check_schedule(schedule, [g.name for g in groups], one_cycle=False), check_count(examples, "examples", 0)
+    if sample is not None and not callable(sample):
+        raise TypeError(f"sample must be a function () -> one batch's inputs, got {type(sample).__name__}")
     if policy.mode is False: return CachePlan(policy)
     try:
         chain = model_chain(model)
@@ -294,3 +328,41 @@ def _auto(model, chain, schedule, boundaries, reasons, policy, sample, examples)
                 for b, r in zip(boundaries, reasons)]
     decided = decide_cache(safe, epochs, costs, policy.memory, policy.margin)
     return [CacheDecision(b, False, reason="; ".join(r)) if r else d for b, r, d in zip(boundaries, reasons, decided)]
+
+# %% ../nbs/11c_cache_plans.ipynb #6bd5d886
+@contextmanager
+def _rng_untouched(loader):
+    "Draw from `loader` without moving any random state a run depends on (global generators, fastai's loader rng)."
+    states = random.getstate(), np.random.get_state(), torch.get_rng_state()
+    cuda = torch.cuda.get_rng_state_all() if torch.cuda.is_available() else None
+    own = getattr(loader, "rng", None)
+    own_state = own.getstate() if isinstance(own, random.Random) else None
+    try:
+        yield
+    finally:
+        random.setstate(states[0])
+        np.random.set_state(states[1])
+        torch.set_rng_state(states[2])
+        if cuda is not None: torch.cuda.set_rng_state_all(cuda)
+        if own_state is not None:
+            own.setstate(own_state)
+            loader.rng = own
+
+def _first_batch(loader):
+    "The loader's first batch, drawn without moving any state the run depends on (random generators, epoch counters)."
+    if isinstance(loader, (list, tuple)): return loader[0]
+    if hasattr(loader, "one_batch"):  # fastai: its own rng is restored below
+        with _rng_untouched(loader): return loader.one_batch()
+    data = getattr(loader, "dataset", None)
+    twin = copy.deepcopy(loader, memo={id(data): data})  # samplers and generators copied, the data shared
+    with _rng_untouched(twin): return next(iter(twin))
+
+def _examples(loader) -> int:
+    "Examples one pass over `loader` yields (0 when it can't tell)."
+    if loader is None: return 0
+    if isinstance(getattr(loader, "n", None), int): return loader.n  # fastai
+    if isinstance(loader, (list, tuple)): return sum(len(split_batch(b)[1]) for b in loader)
+    try:
+        return len(loader.dataset)
+    except (AttributeError, TypeError):
+        return 0

@@ -5,6 +5,9 @@
 # %% ../nbs/11b_caching.ipynb #dec49eab
 from __future__ import annotations
 
+import math
+import numbers
+import os
 import tempfile
 from contextlib import contextmanager
 from typing import Iterable, Sequence
@@ -13,12 +16,36 @@ import numpy as np
 import torch
 from torch import nn
 
-from .core import batch_to, evaluating, unwrap_model
-from .freezing import DROPOUT_TYPES, _force_eval
+from .core import batch_to, check_output_folder, evaluating, is_writable, unwrap_model
+from .freezing import DROPOUT_TYPES, _check_model, _force_eval, _trainable_names
 from .groups import LayerGroup
 
 # %% auto #0
 __all__ = ['ActivationStore', 'frozen_boundary', 'CachedPrefix']
+
+# %% ../nbs/11b_caching.ipynb #7d27b532
+def _byte_count(value, name: str) -> int:
+    "A number of bytes >= 0 (2e9 works too), or one error naming the argument."
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):
+        raise TypeError(f"{name} must be a number of bytes, got {value!r}")
+    if not math.isfinite(value) or value < 0:
+        raise ValueError(f"{name} must be a finite number of bytes >= 0, got {value!r}")
+    return int(value)
+
+def _spill_folder(spill_dir) -> str | None:
+    "A folder the spill file can be written in (created when first needed), or one error naming `spill_dir`."
+    if spill_dir is None:
+        return None
+    if not isinstance(spill_dir, (str, os.PathLike)):
+        raise TypeError(f"spill_dir must be a folder path, got {spill_dir!r}")
+    try:
+        check_output_folder(spill_dir)
+    except (OSError, ValueError) as e:
+        raise type(e)(f"spill_dir: {e}") from None
+    if not is_writable(spill_dir):
+        raise PermissionError(f"spill_dir {spill_dir} cannot be written: give a folder you can write to "
+                              "(None: the system's temporary folder)")
+    return str(spill_dir)
 
 # %% ../nbs/11b_caching.ipynb #9fa3be67
 class ActivationStore:
@@ -29,7 +56,8 @@ class ActivationStore:
         spill_dir: str | None = None,  # folder of the spill file (default: the system's temporary folder)
         budget: list | None = None,  # [bytes left], shared by the stores of one run instead of max_bytes each
     ):
-        self.spill_dir, self.budget = spill_dir, budget if budget is not None else [max_bytes]
+        self.spill_dir = _spill_folder(spill_dir)
+        self.budget = budget if budget is not None else [_byte_count(max_bytes, "max_bytes")]
         self.memory, self.spilled, self.bytes, self._file, self._offset = {}, {}, 0, None, 0
 
     def __contains__(self, key): return key in self.memory or key in self.spilled
@@ -37,12 +65,15 @@ class ActivationStore:
 
     def put(self, key: bytes, piece: tuple):
         "Store one example's tensors: a copy in memory while the budget lasts, else in the spill file."
+        if not isinstance(piece, tuple) or not all(isinstance(t, torch.Tensor) for t in piece):
+            raise TypeError(f"piece must be a tuple of one example's tensors (chain.split gives them), got {type(piece).__name__}")
         size = sum(t.numel() * t.element_size() for t in piece)
         if size <= self.budget[0]:
             self.memory[key] = tuple(t.clone() for t in piece)
             self.bytes, self.budget[0] = self.bytes + size, self.budget[0] - size
             return
         if self._file is None:
+            if self.spill_dir is not None: os.makedirs(self.spill_dir, exist_ok=True)
             self._file = tempfile.NamedTemporaryFile(dir=self.spill_dir, prefix="ftkit-activations-", suffix=".bin")
         index = []
         for t in piece:
@@ -56,6 +87,8 @@ class ActivationStore:
         "One example's tensors, on the device they were computed on."
         if key in self.memory:
             return self.memory[key]
+        if key not in self.spilled:
+            raise KeyError(f"no activations stored under {key!r}: put(key, piece) them first")
         self._file.flush()
         pieces = []
         for offset, dtype, shape, device in self.spilled[key]:
@@ -97,7 +130,12 @@ def frozen_boundary(
     trainable: Iterable[str],   # names of the groups that train
 ) -> int:                       # leading stages of `chain` that hold only frozen parameters
     "How many leading stages of `chain` hold only frozen parameters (0: nothing to cache)."
-    trainable_ids = {id(p) for g in groups if g.name in set(trainable) for p in g.params}
+    trainable = set(_trainable_names(trainable, [g.name for g in groups]))
+    in_chain = {id(p) for module in chain.modules for p in module.parameters()}
+    if not any(id(p) in in_chain for g in groups for p in g.params):
+        raise ValueError("the groups hold none of the chain's parameters: build both from the same model, "
+                         "model_chain(model) and layer_groups(model)")
+    trainable_ids = {id(p) for g in groups if g.name in trainable for p in g.params}
     for index, module in enumerate(chain.modules):
         if any(id(p) in trainable_ids for p in module.parameters()):
             break
@@ -144,6 +182,12 @@ class CachedPrefix(nn.Module):
         strict: bool = True,         # raise when caching can't be exact; False: recompute the rest of the stage
     ):
         super().__init__()
+        _check_model(module, "module")
+        if not all(hasattr(chain, a) for a in ("modules", "start", "run", "split", "collate", "keys")):
+            raise TypeError(f"chain must be the model's chain of stages, model_chain(model); got {type(chain).__name__}")
+        if isinstance(boundary, bool) or not isinstance(boundary, numbers.Integral) or not 1 <= boundary <= len(chain.modules):
+            raise ValueError(f"boundary must be a whole number between 1 and {len(chain.modules)} (the chain's stages), got "
+                             f"{boundary!r}: frozen_boundary(chain, groups, trainable) gives it")
         self.module = unwrap_model(module)  # the real model, where torch's DDP and timm keep it
         self.chain, self.boundary, self.check, self.strict = chain, boundary, check, strict
         self.stores = stores if stores is not None else _Stores()

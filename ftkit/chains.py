@@ -25,7 +25,13 @@ def _digest(tensor: torch.Tensor) -> bytes:
 class SequentialChain:
     "A model that is a chain of modules applied in order; the state between stages is one tensor."
     def __init__(self, stages: list[tuple[str, nn.Module]]):  # (name, module) in forward order
-        self.names = [name for name, _ in stages]
+        stages = list(stages)
+        if not stages:
+            raise ValueError("a chain needs at least one stage: stages is empty")
+        if not all(isinstance(s, (tuple, list)) and len(s) == 2 and isinstance(s[1], nn.Module) for s in stages):
+            raise TypeError("stages must be (name, module) pairs in forward order, e.g. list(model.named_children()); "
+                            f"got {[type(s).__name__ for s in stages]}")
+        self.names = [str(name) for name, _ in stages]
         self.modules = [module for _, module in stages]
 
     def start(self, inputs: tuple) -> torch.Tensor:
@@ -57,6 +63,10 @@ class PoolHead(nn.Module):
     "The last stage of a text classifier's chain: the classifier's own pooling, its dropout and head, from (hidden, mask)."
     def __init__(self, classifier: nn.Module):  # has .pool(hidden, mask), .dropout and .head (`ftkit.models.SequenceClassifier`)
         super().__init__()
+        missing = [a for a in ("pool", "dropout", "head") if not hasattr(classifier, a)]
+        if missing:
+            raise TypeError(f"PoolHead needs a classifier with .pool, .dropout and .head (ftkit.models.SequenceClassifier); "
+                            f"{type(classifier).__name__} has no {missing}")
         self.classifier = classifier
 
     def forward(self, hidden: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:  # (b, L, d), (b, L) -> logits
@@ -71,7 +81,10 @@ class PoolHead(nn.Module):
 class BertChain:
     "A classifier around a BERT-family encoder: embeddings -> each layer -> pooling and head; the state is (hidden, mask)."
     def __init__(self, classifier: nn.Module):  # an `ftkit.models.SequenceClassifier` or alike: .encoder, .pool, .dropout, .head
-        encoder = classifier.encoder
+        encoder = getattr(classifier, "encoder", None)
+        if not hasattr(encoder, "embeddings") or not hasattr(getattr(encoder, "encoder", None), "layer"):
+            raise TypeError(f"BertChain needs a classifier around a BERT-family encoder (.encoder.embeddings, "
+                            f".encoder.encoder.layer); {type(classifier).__name__} is not one: use model_chain(model)")
         layers = list(encoder.encoder.layer)
         self.names = ["embeddings"] + [f"layer.{i}" for i in range(len(layers))] + ["head"]
         self.modules = [encoder.embeddings, *layers, PoolHead(classifier)]

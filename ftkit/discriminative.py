@@ -135,7 +135,7 @@ def param_groups(
                            "name": group.name + (" (no decay)" if exempt else ""), "layer_group": group.name})
     return result
 
-# %% ../nbs/08_discriminative.ipynb #300242db
+# %% ../nbs/08_discriminative.ipynb #127dfdad
 def stlr(
     step: int,              # t, the optimizer step (0-based)
     total_steps: int,       # T, the number of steps in training
@@ -153,7 +153,7 @@ def stlr(
     p = step / cut if step < cut else 1 - (step - cut) / span
     return (1 + max(p, 0.0) * (ratio - 1)) / ratio
 
-
+# %% ../nbs/08_discriminative.ipynb #18be74e3
 def stlr_scheduler(
     optimizer: torch.optim.Optimizer,  # e.g. built on `param_groups(...)`; each group keeps its own peak `lr`
     total_steps: int,                  # T: call `scheduler.step()` once per optimizer step
@@ -163,7 +163,7 @@ def stlr_scheduler(
     "STLR as a PyTorch `LambdaLR`: every group's rate follows the triangle, scaled by its own peak."
     return torch.optim.lr_scheduler.LambdaLR(optimizer, lambda t: stlr(t, total_steps, cut_frac, ratio))
 
-# %% ../nbs/08_discriminative.ipynb #0439a649
+# %% ../nbs/08_discriminative.ipynb #261b3ed5
 def stlr_schedule(
     lr_max: float | np.ndarray,  # peak rate, or one peak per parameter group
     total_steps: int,            # T, the number of training batches in the fit
@@ -174,7 +174,7 @@ def stlr_schedule(
     peaks = np.asarray(lr_max, dtype=float)
     return lambda pos: peaks * stlr(round(pos * total_steps), total_steps, cut_frac, ratio)
 
-
+# %% ../nbs/08_discriminative.ipynb #e84450b6
 def fit_stlr(
     learn: Learner,            # a fastai Learner (ideally with `splitter=ftkit.groups.splitter`)
     n_epoch: int,              # epochs
@@ -192,7 +192,7 @@ def fit_stlr(
     schedule = stlr_schedule(peaks, n_epoch * len(learn.dls.train), cut_frac, ratio)
     learn.fit(n_epoch, cbs=[ParamScheduler({"lr": schedule})] + list(L(cbs)), reset_opt=reset_opt, wd=wd)
 
-
+# %% ../nbs/08_discriminative.ipynb #3233654e
 @patch
 def fit_stlr(self: Learner, n_epoch: int, lr_max=None, cut_frac: float = 0.1, ratio: float = 32, cbs=None,
              reset_opt: bool = False, wd=None):

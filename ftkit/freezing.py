@@ -62,15 +62,42 @@ def _module_groups(model: nn.Module, groups: list) -> dict[str, str | None]:
         result[path] = next(later, None)
     return result
 
+# %% ../nbs/10_freezing.ipynb #1b3d16b2
+def _check_model(
+    model,              # what was passed as the model
+    name: str = "model",  # the argument, for the message
+) -> nn.Module:         # the same model
+    "A torch `nn.Module` with real (not meta) parameters, or one clear error saying what to pass instead."
+    if not isinstance(model, nn.Module):
+        hint = ": pass learn.model" if isinstance(getattr(model, "model", None), nn.Module) else ""
+        raise TypeError(f"{name} must be a torch nn.Module, got {type(model).__name__}{hint}")
+    if any(p.is_meta for p in model.parameters()):
+        raise ValueError(f"{name} has parameters on the meta device (shapes without values): materialise them first, "
+                         "e.g. model.to_empty(device='cpu') and load a state dict")
+    return model
+
+def _trainable_names(trainable, known: list[str]) -> list[str]:
+    "The names of the groups that train: one name, or several, each a known group."
+    names = [trainable] if isinstance(trainable, str) else trainable
+    if not isinstance(names, Iterable):
+        raise TypeError(f"trainable must be group names (a str or a list of them), got {trainable!r}")
+    names = list(names)
+    unknown = [t for t in names if t not in known]
+    if unknown:
+        raise ValueError(f"unknown layer group(s) {unknown}; the groups are {known}")
+    return names
+
 # %% ../nbs/10_freezing.ipynb #809d967b
 def eval_modules(
     model: nn.Module,          # the model the groups come from
     groups,                    # its layer groups (see `ftkit.groups.resolve_groups`); None: `layer_groups(model)`
-    trainable: Iterable[str],  # names of the groups that train
+    trainable: Iterable[str],  # names of the groups that train (one name alone is one group)
     policy: FreezePolicy = FreezePolicy(),
 ) -> list[nn.Module]:          # in model order
     "The modules of frozen groups that `set_trainable` runs in eval mode under `policy`."
-    return _eval_modules(model, _module_groups(model, resolve_groups(model, groups)), set(trainable), policy)
+    groups = resolve_groups(_check_model(model), groups)
+    trainable = _trainable_names(trainable, [g.name for g in groups])
+    return _eval_modules(model, _module_groups(model, groups), set(trainable), policy)
 
 def _eval_modules(model, module_group: dict, trainable: set, policy: FreezePolicy) -> list[nn.Module]:
     frozen = [(path, m) for path, m in model.named_modules() if module_group.get(path) not in (None, *trainable)]
@@ -106,7 +133,7 @@ class FreezeState:
 def set_trainable(
     model: nn.Module,          # the model the groups come from
     groups,                    # all of its layer groups (see `ftkit.groups.resolve_groups`); None: `layer_groups(model)`
-    trainable: Iterable[str],  # names of the groups that train; the others are frozen
+    trainable: Iterable[str],  # names of the groups that train (one name alone is one group); the others are frozen
     policy: FreezePolicy = FreezePolicy(),  # norm layers and dropout of frozen groups (opt_state is the runner's)
     norm: str | None = None,   # shorthand for FreezePolicy(norm=...)
     dropout: str | None = None,  # shorthand for FreezePolicy(dropout=...)
@@ -114,12 +141,10 @@ def set_trainable(
     "Freeze every group not in `trainable` under explicit norm/dropout policies; unfreeze the rest."
     if not isinstance(policy, FreezePolicy):
         raise TypeError(f"policy must be a FreezePolicy, got {policy!r}: write FreezePolicy(norm=...), or norm=... by name")
-    policy = FreezePolicy(norm or policy.norm, dropout or policy.dropout, policy.opt_state)
-    groups, trainable = resolve_groups(model, groups), list(trainable)
+    policy = FreezePolicy(policy.norm if norm is None else norm, policy.dropout if dropout is None else dropout, policy.opt_state)
+    groups = resolve_groups(_check_model(model), groups)
     known = [g.name for g in groups]
-    unknown = [t for t in trainable if t not in known]
-    if unknown:
-        raise ValueError(f"unknown layer group(s) {unknown}; the groups are {known}")
+    trainable = _trainable_names(trainable, known)
     for g in groups:
         on = g.name in trainable
         for p in g.params:

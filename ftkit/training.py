@@ -5,28 +5,28 @@
 # %% ../nbs/12_training.ipynb #0665530b
 from __future__ import annotations
 
-import copy
-import random
+import numbers
+from collections.abc import Iterator
 from contextlib import contextmanager, nullcontext
 from dataclasses import replace
 from functools import partial
 from typing import Callable, Iterable
 
 import fastai.callback.all  # noqa: F401 -- registers Learner.fit_one_cycle
-import numpy as np
 import pandas as pd
 import torch
 from fastai.callback.core import Callback
+from fastai.learner import Learner
 from fastai.vision.augment import RandTransform
 from fastprogress.fastprogress import progress_bar
 from torch import nn
 
-from .cache_plans import CachePlan, CachePolicy, plan_cache
-from .core import batch_to, call_model, split_batch
+from .cache_plans import CachePlan, CachePolicy, _examples, _first_batch, plan_cache
+from .core import batch_to, call_model, evaluating, split_batch
 from .discriminative import group_lrs
-from .freezing import FreezePolicy, set_trainable
+from .freezing import FreezePolicy, _check_model, set_trainable
 from .groups import resolve_groups
-from .schedules import Stage, check_schedule
+from .schedules import OneCycle, Stage, check_schedule
 
 # %% auto #0
 __all__ = ['AutoRGN', 'AutoRGNCallback', 'fit_schedule', 'train_schedule']
@@ -34,7 +34,10 @@ __all__ = ['AutoRGN', 'AutoRGNCallback', 'fit_schedule', 'train_schedule']
 # %% ../nbs/12_training.ipynb #4171440e
 class AutoRGN:
     "Scale each trainable tensor's update by its relative gradient norm ‖g‖/‖θ‖, normalised by the step's largest."
-    def __init__(self, params: Iterable[nn.Parameter], eps: float = 1e-12):
+    def __init__(self, params: Iterable[nn.Parameter] | nn.Module, eps: float = 1e-12):  # a model: all its parameters
+        if isinstance(eps, bool) or not isinstance(eps, numbers.Real) or not eps >= 0:
+            raise ValueError(f"eps must be a number >= 0, got {eps!r}")
+        params = params.parameters() if isinstance(params, nn.Module) else params
         self.params, self.eps, self.saved, self.scales = list(params), eps, None, None
 
     def before_step(self):
@@ -51,6 +54,8 @@ class AutoRGN:
     @torch.no_grad()
     def after_step(self):
         "Call after optimizer.step(): keep only `scale` of each tensor's update."
+        if self.saved is None:
+            raise RuntimeError("after_step() needs before_step() first: call it after backward, before optimizer.step()")
         for p, old in self.saved.items():
             p.copy_(old + self.scales[p] * (p - old))
         self.saved = None
@@ -75,49 +80,14 @@ class _PeakLR(Callback):
         self.peak = lrs if self.peak is None else [max(a, b) for a, b in zip(self.peak, lrs)]
     def after_epoch(self): self.peaks.append(self.peak)
 
-# %% ../nbs/12_training.ipynb #6bd5d886
-@contextmanager
-def _rng_untouched(loader):
-    "Draw from `loader` without moving any random state a run depends on (global generators, fastai's loader rng)."
-    states = random.getstate(), np.random.get_state(), torch.get_rng_state()
-    cuda = torch.cuda.get_rng_state_all() if torch.cuda.is_available() else None
-    own = getattr(loader, "rng", None)
-    own_state = own.getstate() if isinstance(own, random.Random) else None
-    try:
-        yield
-    finally:
-        random.setstate(states[0])
-        np.random.set_state(states[1])
-        torch.set_rng_state(states[2])
-        if cuda is not None: torch.cuda.set_rng_state_all(cuda)
-        if own_state is not None:
-            own.setstate(own_state)
-            loader.rng = own
-
-def _first_batch(loader):
-    "The loader's first batch, drawn without moving any state the run depends on (random generators, epoch counters)."
-    if isinstance(loader, (list, tuple)): return loader[0]
-    if hasattr(loader, "one_batch"):  # fastai: its own rng is restored below
-        with _rng_untouched(loader): return loader.one_batch()
-    data = getattr(loader, "dataset", None)
-    twin = copy.deepcopy(loader, memo={id(data): data})  # samplers and generators copied, the data shared
-    with _rng_untouched(twin): return next(iter(twin))
-
-def _examples(loader) -> int:
-    "Examples one pass over `loader` yields (0 when it can't tell)."
-    if loader is None: return 0
-    if isinstance(getattr(loader, "n", None), int): return loader.n  # fastai
-    if isinstance(loader, (list, tuple)): return sum(len(split_batch(b)[1]) for b in loader)
-    try:
-        return len(loader.dataset)
-    except (AttributeError, TypeError):
-        return 0
-
 # %% ../nbs/12_training.ipynb #cd235b24
 class _FastaiRunner:
     "The stage loop's trainer for a fastai `Learner`: `fit_one_cycle` (or `fit`) per stage, with its callbacks."
     def __init__(self, learn, fit: str | Callable, groups: list):
         self.learn, self.fit_fn, self.groups, self.model, self.peak = learn, fit, groups, learn.model, _PeakLR()
+        if not len(learn.dls.train):
+            raise ValueError("learn.dls.train is empty: it yields no training batch (fewer examples than the batch size, "
+                             "and fastai drops the last partial batch in training): lower bs, or add data")
         if learn.opt is None: learn.create_opt()
         if len(learn.opt.param_lists) != len(groups):
             raise ValueError(f"the Learner's optimizer has {len(learn.opt.param_lists)} parameter groups but the model has "
@@ -125,7 +95,7 @@ class _FastaiRunner:
 
     def fit(self, index: int, stage: Stage, lr, rgn_params: list | None, first_epoch: int) -> list[tuple]:
         "Train one stage: (peak lrs, losses, metrics) per epoch."
-        cbs = [self.peak] + ([AutoRGNCallback(rgn_params)] if rgn_params else [])
+        cbs = [self.peak, _Checks(index, first_epoch)] + ([AutoRGNCallback(rgn_params)] if rgn_params else [])
         if self.fit_fn == "one_cycle":
             self.learn.fit_one_cycle(stage.epochs, lr, cbs=cbs, **dict(stage.fit_kwargs))
         else:
@@ -163,36 +133,58 @@ def _batches(loader, device):
         inputs, target = split_batch(batch)
         yield batch_to(inputs, device), target.to(device)
 
-def _check_finite(loss, stage, epoch):
-    if not torch.isfinite(loss):
-        raise FloatingPointError(f"loss became {loss.item()} in stage {stage} (epoch {epoch}): lower the learning rate "
-                                 "or check the inputs for NaN/inf; the weights before this step are unchanged")
+def _scalar_loss(loss):
+    "The loss is one number to backpropagate, or one error saying what `loss_func` must return."
+    if not isinstance(loss, torch.Tensor):
+        raise TypeError(f"loss_func must return a tensor (the loss to backpropagate), got {type(loss).__name__}")
+    if loss.numel() != 1:
+        raise ValueError(f"loss_func must return a scalar, got shape {tuple(loss.shape)}: average it (reduction='mean')")
 
-def _one_cycle(opt, stage: Stage, lrs: list[float], steps_per_epoch: int):
-    "torch's OneCycleLR with a stage's one-cycle arguments in fastai's spelling and defaults."
-    args = {"pct_start": 0.25, "div": 25.0, "div_final": 1e5, "moms": (0.95, 0.85, 0.95), **dict(stage.fit_kwargs)}
-    moms = tuple(args["moms"])
-    if len(moms) != 3 or moms[2] != moms[0]:
-        raise ValueError(f"moms must be (high, low, high) as fastai's default (0.95, 0.85, 0.95): torch's OneCycleLR "
-                         f"ends at the momentum it starts with; got {moms}")
-    cycle = "momentum" in opt.defaults or "betas" in opt.defaults
-    return torch.optim.lr_scheduler.OneCycleLR(
-        opt, max_lr=lrs, total_steps=stage.epochs * steps_per_epoch, pct_start=args["pct_start"], div_factor=args["div"],
-        final_div_factor=args["div_final"], cycle_momentum=cycle, max_momentum=moms[0], base_momentum=moms[1])
+def _check_loss(loss, stage: int, epoch: int, model: nn.Module):
+    "Before the step: a finite scalar, or one error saying where, what became of the weights, and what to try."
+    _scalar_loss(loss)
+    if not torch.isfinite(loss):
+        weights = "are unchanged by it" if _finite_weights(model) else "were already non-finite after an earlier step"
+        raise FloatingPointError(f"loss became {loss.item()} in stage {stage} (epoch {epoch}); this step was not taken and "
+                                 f"the weights {weights}: lower the learning rate (lr_max), check the inputs for NaN/inf, "
+                                 "or clip the gradients")
+
+def _check_weights(model: nn.Module, stage: int, epoch: int):
+    "After an epoch's last step: the trained weights are finite, or one error saying where and what to try."
+    if not _finite_weights(model):
+        raise FloatingPointError(f"weights became non-finite in stage {stage} (epoch {epoch}): lower the learning rate "
+                                 "(lr_max) or clip the gradients")
+
+def _finite_weights(model: nn.Module) -> bool:
+    return all(bool(torch.isfinite(p).all()) for p in model.parameters() if p.requires_grad)
+
+class _Checks(Callback):
+    "fastai callback: the same checks in a Learner, a loss before each step and the weights after each epoch."
+    order = 90  # after every callback that changes the loss (regularisers add their penalty in after_loss)
+    def __init__(self, stage: int, first_epoch: int): self.stage, self.first_epoch = stage, first_epoch
+    def after_loss(self):
+        if self.training: _check_loss(self.learn.loss_grad, self.stage, self.first_epoch + self.epoch, self.learn.model)
+    def after_train(self): _check_weights(self.learn.model, self.stage, self.first_epoch + self.epoch)
 
 # %% ../nbs/12_training.ipynb #4a6aa2f2
 class _TorchRunner:
     "The stage loop's trainer for plain PyTorch: one optimizer for the run (a group per layer group), one-cycle per stage."
-    def __init__(self, model, groups, train_loader, valid_loader, loss_func, metrics, opt_func, progress_epochs: int):
+    def __init__(self, model, groups, train_loader, valid_loader, loss_func, metrics: list, opt_func, progress_epochs: int):
+        if not callable(loss_func):
+            raise TypeError(f"loss_func must be callable, (output, target) -> scalar loss, e.g. nn.functional.cross_entropy; got {loss_func!r}")
+        if not callable(opt_func):
+            raise TypeError(f"opt_func must be callable, opt_func(param_groups, lr=...) -> optimizer, e.g. torch.optim.AdamW; got {opt_func!r}")
         self.model, self.groups, self.train_loader, self.valid_loader = model, groups, train_loader, valid_loader
-        self.loss_func, self.metrics = loss_func, list(metrics) if isinstance(metrics, (list, tuple)) else [metrics] * (metrics is not None)
-        self.device = next(model.parameters()).device
+        self.loss_func, self.metrics, self.device = loss_func, metrics, next(model.parameters()).device
+        self.steps = _batch_count(train_loader, "train_loader")
+        if valid_loader is not None: _batch_count(valid_loader, "valid_loader")
+        self._check_batches()
         self.opt = opt_func([{"params": g.params, "name": g.name} for g in groups], lr=1e-3)
         self.bar = progress_bar(range(progress_epochs)) if progress_epochs else None
 
     def fit(self, index: int, stage: Stage, lr, rgn_params: list | None, first_epoch: int) -> list[tuple]:
         "Train one stage: (peak lrs, losses, metrics) per epoch."
-        scheduler = _one_cycle(self.opt, stage, group_lrs(len(self.groups), lr), len(self.train_loader))
+        scheduler = OneCycle(self.opt, group_lrs(len(self.groups), lr), stage.epochs * self.steps, **dict(stage.fit_kwargs))
         rgn, results = AutoRGN(rgn_params) if rgn_params else None, []
         for epoch in range(first_epoch, first_epoch + stage.epochs):
             peak, losses = self._train_epoch(scheduler, rgn, index, epoch)
@@ -205,15 +197,16 @@ class _TorchRunner:
         total, count, peak = 0.0, 0, [0.0] * len(self.groups)
         for inputs, target in _batches(self.train_loader, self.device):
             loss = self.loss_func(call_model(self.model, inputs), target)
+            _check_loss(loss, index, epoch, self.model)
             self.opt.zero_grad(set_to_none=True)
             loss.backward()
-            _check_finite(loss, index, epoch)
             if rgn: rgn.before_step()
             self.opt.step()
             if rgn: rgn.after_step()
             peak = [max(a, g["lr"]) for a, g in zip(peak, self.opt.param_groups)]
             scheduler.step()
             total, count = total + loss.item() * len(target), count + len(target)
+        _check_weights(self.model, index, epoch)
         return peak, {"train_loss": total / max(count, 1)}
 
     @torch.no_grad()
@@ -223,10 +216,19 @@ class _TorchRunner:
         for inputs, target in _batches(self.valid_loader, self.device):
             output = call_model(self.model, inputs)
             total += self.loss_func(output, target).item() * len(target)
-            scores = [s + float(m(output, target)) * len(target) for s, m in zip(scores, self.metrics)]
+            scores = [s + _metric_value(m, output, target) * len(target) for s, m in zip(scores, self.metrics)]
             count += len(target)
         self.model.train()
         return {"valid_loss": total / count, **{getattr(m, "__name__", "metric"): s / count for m, s in zip(self.metrics, scores)}}
+
+    @torch.no_grad()
+    def _check_batches(self):
+        "Before anything trains: each loader's first batch splits, the model takes its inputs, the loss and metrics are numbers."
+        for name, loader in (("train_loader", self.train_loader), ("valid_loader", self.valid_loader)):
+            if loader is None: continue
+            output, target, loss = _first_step(self.model, loader, name, self.device, self.loss_func)
+            _scalar_loss(loss)
+            for metric in self.metrics if name == "valid_loader" else []: _metric_value(metric, output, target)
 
     def clear_state(self): self.opt.state.clear()
 
@@ -237,20 +239,75 @@ class _TorchRunner:
     def examples(self) -> int: return _examples(self.train_loader) + _examples(self.valid_loader)
     def refusals(self) -> list[str]: return []
 
+# %% ../nbs/12_training.ipynb #7d96c52d
+def _batch_count(loader, name: str) -> int:
+    "Batches per epoch of a loader every epoch can read again, or one error saying what to pass instead."
+    if isinstance(loader, Iterator):
+        raise TypeError(f"{name} is a {type(loader).__name__}, which can be read once, but every epoch reads it again: "
+                        f"pass a DataLoader or a list of batches, list({name})")
+    try:
+        count = len(loader)
+    except TypeError:
+        raise TypeError(f"{name} has no len(): one-cycle needs the batches per epoch; give its dataset a __len__, "
+                        f"or pass list({name})") from None
+    if count == 0:
+        raise ValueError(f"{name} is empty: it yields no batch (fewer examples than batch_size, with drop_last=True?)")
+    return count
+
+def _first_step(model: nn.Module, loader, name: str, device, loss_func) -> tuple:
+    "(output, target, loss) on a loader's first batch, or one error naming the loader and what went wrong."
+    try:
+        inputs, target = split_batch(_first_batch(loader))
+    except (TypeError, ValueError) as e:
+        raise type(e)(f"{name}: {e}") from None
+    try:
+        with evaluating(model): output = call_model(model, batch_to(inputs, device))
+    except TypeError as e:
+        raise TypeError(f"{name}: calling the model with the batch's {len(inputs)} input{'s' * (len(inputs) != 1)} failed "
+                        f"({e}); ftkit splits a batch as (inputs..., target): every element but the last is an input") from e
+    except RuntimeError as e:
+        raise RuntimeError(f"{name}: the model fails on the first batch: {e}") from e
+    try:
+        target = target.to(device)
+        return output, target, loss_func(output, target)
+    except (RuntimeError, TypeError, ValueError) as e:
+        raise type(e)(f"{name}: loss_func fails on the model's output for the first batch: {e}") from e
+
+def _metric_value(metric: Callable, output, target) -> float:
+    "One batch's value of a metric as a float, or one error naming the metric."
+    value = metric(output, target)
+    try:
+        return float(value)
+    except (TypeError, ValueError):
+        got = f"shape {tuple(value.shape)}" if isinstance(value, torch.Tensor) else type(value).__name__
+        raise ValueError(f"metrics must return one number per batch; {getattr(metric, '__name__', metric)} returned {got}") from None
+
+def _metric_list(metrics, valid_loader) -> list:
+    "The metrics as a list of functions; they need a valid_loader to be computed on."
+    metrics = [] if metrics is None else list(metrics) if isinstance(metrics, (list, tuple)) else [metrics]
+    wrong = [m for m in metrics if not callable(m)]
+    if wrong:
+        raise TypeError(f"metrics must be functions (output, target) -> number, got {wrong}")
+    if metrics and valid_loader is None:
+        raise ValueError("metrics are computed on valid_loader, which is None: pass valid_loader=... (or no metrics)")
+    return metrics
+
 # %% ../nbs/12_training.ipynb #5e677108
 def _run_schedule(runner, schedule: list[Stage], lr_max, freezing: FreezePolicy, cache: CachePolicy, auto_rgn: bool) -> pd.DataFrame:
     "The one stage loop behind `fit_schedule` and `train_schedule`: plan once, then freeze, cache and train each stage."
+    held = _frozen_before(runner.groups, schedule)
     plan = plan_cache(runner.model, runner.groups, schedule, cache, freezing, runner.sample, runner.examples(), runner.refusals())
     rows = []
     with _requires_grad_restored(runner.model), plan.activations():
         for index, stage in enumerate(schedule):
-            rows += _run_stage(runner, plan, index, stage, lr_max, freezing, auto_rgn, first_epoch=len(rows))
+            rows += _run_stage(runner, plan, index, stage, lr_max, freezing, auto_rgn, held, first_epoch=len(rows))
     return pd.DataFrame(rows)
 
-def _run_stage(runner, plan: CachePlan, index: int, stage: Stage, lr_max, freezing, auto_rgn, first_epoch) -> list[dict]:
+def _run_stage(runner, plan: CachePlan, index: int, stage: Stage, lr_max, freezing, auto_rgn, held, first_epoch) -> list[dict]:
     "Freeze, cache and train one stage; one timeline row per epoch."
     groups = runner.groups
     with set_trainable(runner.model, groups, stage.trainable, freezing):
+        for p in held: p.requires_grad_(False)  # frozen before the run: the schedule never unfreezes it
         if freezing.opt_state == "clear": runner.clear_state()
         cached = plan.stand_in(index, runner.model)
         rgn_params = [p for g in groups for p in g.params] if auto_rgn else None
@@ -265,9 +322,22 @@ def _epoch_record(index, stage, epoch, groups, lrs, losses, metrics) -> dict:
         row[f"lr.{g.name}"] = lr if g.name in stage.trainable else 0.0
     return {**row, **losses, **metrics}
 
+def _frozen_before(groups: list, schedule: list[Stage]) -> list:
+    "Parameters frozen before the run; refused when a stage would train their group (the schedule and the flags disagree)."
+    names = {id(p): n for g in groups for n, p in zip(g.param_names, g.params)}
+    for index, stage in enumerate(schedule):
+        held = [names[id(p)] for g in groups if g.name in stage.trainable for p in g.params if not p.requires_grad]
+        if held:
+            shown = ", ".join(held[:4]) + (f", … ({len(held) - 4} more)" if len(held) > 4 else "")
+            raise ValueError(f"stage {index} ({stage.label or 'unlabelled'}) trains {list(stage.trainable)}, but {len(held)} of "
+                             f"their parameters are frozen (requires_grad=False): {shown}. The schedule decides what trains: "
+                             "unfreeze them first (learn.unfreeze() or model.requires_grad_(True)), or leave their groups "
+                             "out of the schedule to keep them frozen")
+    return [p for g in groups for p in g.params if not p.requires_grad]
+
 @contextmanager
 def _requires_grad_restored(model: nn.Module):
-    "A parameter you froze yourself stays frozen: every flag is as it was when the run ends, however it ends."
+    "Every flag is as it was when the run ends, however it ends."
     flags = [(p, p.requires_grad) for p in model.parameters()]
     try:
         yield
@@ -292,8 +362,8 @@ def _policies(freezing, cache, legacy: dict, runner: str) -> tuple[FreezePolicy,
 # %% ../nbs/12_training.ipynb #77c741c8
 def fit_schedule(
     learn,                      # a fastai Learner whose splitter gives ftkit's layer groups (`ftkit.groups.splitter`)
-    schedule: list[Stage],      # stages, e.g. from `gradual_unfreezing`
-    lr_max: float | slice = 1e-3,  # learning rate of stages that don't set their own
+    schedule: list[Stage],      # stages, e.g. from `gradual_unfreezing` (one Stage alone works too)
+    lr_max: float | slice | None = 1e-3,  # learning rate of stages that don't set their own (None: the Learner's, as in fastai)
     freezing: FreezePolicy = FreezePolicy(),  # what frozen means; `FreezePolicy.fastai()` is fastai's freeze_to
     cache: bool | str | CachePolicy = "auto",  # frozen-prefix caching: "auto", True, "force", False, or a CachePolicy
     auto_rgn: bool = False,     # scale each tensor's update by its relative gradient norm (Lee et al. 2023)
@@ -302,16 +372,21 @@ def fit_schedule(
     **legacy,                   # earlier spellings: norm, dropout, opt_state (now freezing=); cache_memory, spill_dir (now cache=)
 ) -> pd.DataFrame:              # one row per epoch: stage, per-group learning rate (0 = frozen), losses, metrics, caching
     "Run `schedule` in a fastai `Learner`, one-cycle training per stage by default; return the per-epoch timeline."
+    if not isinstance(learn, Learner):
+        raise TypeError(f"learn must be a fastai Learner, got {type(learn).__name__}: for a plain PyTorch model use "
+                        "train_schedule(model, schedule, train_loader, loss_func)")
+    if not (callable(fit) or isinstance(fit, str) and fit == "one_cycle"):
+        raise TypeError(f"fit must be 'one_cycle' or a function fit(learn, epochs, lr, cbs=[...], **fit_kwargs) such as fit_stlr, got {fit!r}")
     freezing, cache = _policies(freezing, cache, legacy, "fit_schedule")
-    groups = resolve_groups(learn.model, groups, include_frozen=True)
-    check_schedule(schedule, [g.name for g in groups], one_cycle=fit == "one_cycle")
+    groups = resolve_groups(_check_model(learn.model, "learn.model"), groups, include_frozen=True)
+    schedule = check_schedule(schedule, [g.name for g in groups], one_cycle=fit == "one_cycle", lr_max=lr_max)
     return _run_schedule(_FastaiRunner(learn, fit, groups), schedule, lr_max, freezing, cache, auto_rgn)
 
 # %% ../nbs/12_training.ipynb #aad8f79d
 def train_schedule(
     model: nn.Module,
-    schedule: list[Stage],
-    train_loader,                   # yields (inputs..., target) batches, e.g. (input_ids, attention_mask, labels)
+    schedule: list[Stage],          # stages, e.g. from `gradual_unfreezing` (one Stage alone works too)
+    train_loader,                   # yields (inputs..., target) batches, e.g. (input_ids, attention_mask, labels); has a len()
     loss_func: Callable,            # (output, target) -> scalar loss
     lr_max: float | slice = 1e-3,   # learning rate of stages that don't set their own
     valid_loader=None,              # optional; evaluated after every epoch
@@ -329,8 +404,8 @@ def train_schedule(
     if "optimizer" in legacy or "weight_decay" in legacy:
         opt_func = partial(legacy.pop("optimizer", torch.optim.AdamW), betas=(0.95, 0.99), weight_decay=legacy.pop("weight_decay", 0.01))
     freezing, cache = _policies(freezing, cache, legacy, "train_schedule")
-    groups = resolve_groups(model, groups, include_frozen=True)
-    check_schedule(schedule, [g.name for g in groups])
-    runner = _TorchRunner(model, groups, train_loader, valid_loader, loss_func, metrics, opt_func,
+    groups = resolve_groups(_check_model(model), groups, include_frozen=True)
+    schedule = check_schedule(schedule, [g.name for g in groups], lr_max=lr_max, need_lr=True)
+    runner = _TorchRunner(model, groups, train_loader, valid_loader, loss_func, _metric_list(metrics, valid_loader), opt_func,
                           sum(s.epochs for s in schedule) if progress else 0)
     return _run_schedule(runner, schedule, lr_max, freezing, cache, auto_rgn)
