@@ -5,8 +5,10 @@
 # %% ../nbs/14_forgetting.ipynb #68d7f6e8
 from __future__ import annotations
 
+import itertools
 import math
 import re
+import warnings
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Callable, Iterable, Sequence
@@ -22,9 +24,11 @@ from sklearn.preprocessing import StandardScaler
 from torch import Tensor, nn
 from torch.func import functional_call, grad, vmap
 
-from .core import batch_to, call_model, evaluating, split_batch, unwrap_model
+from .core import (batch_to, call_model, check_count, check_output_folder, evaluating, is_writable, split_batch, unwrap_model,
+                        write_csv_atomic)
 from .groups import resolve_groups
-from .similarity import MinibatchCKA, batch_gram, group_features, group_modules, linear_cka
+from .similarity import (MinibatchCKA, _model_inputs, _num_examples, batch_gram, group_features, group_modules,
+                              linear_cka)
 
 from .compat import moved_names
 
@@ -39,7 +43,12 @@ def snapshot(
     trainable_only: bool = False,  # copy only parameters with requires_grad (default: frozen ones too)
 ) -> dict[str, Tensor]:          # parameter name -> detached copy
     "Copy a model's parameters, frozen ones too, e.g. the pretrained weights θ₀ that drift and L2-SP are measured against."
-    pattern = re.compile(exclude) if exclude else None
+    if not isinstance(model, nn.Module):
+        raise TypeError(f"model must be an nn.Module, got {type(model).__name__} (a state_dict is a snapshot already)")
+    try:
+        pattern = re.compile(exclude) if exclude else None
+    except (re.error, TypeError) as e:
+        raise ValueError(f"exclude={exclude!r} is not a regular expression ({e}): e.g. r'^head\\.' for the head") from None
     return {name: p.detach().clone() for name, p in unwrap_model(model).named_parameters()
             if (p.requires_grad or not trainable_only) and not (pattern and pattern.search(name))}
 
@@ -57,6 +66,10 @@ def _drift(model: nn.Module, reference: dict, names_by_group: dict[str, list[str
     for group, names in names_by_group.items():
         pairs = [(params[n].detach().flatten(), reference[n].to(params[n].device).flatten()) for n in names
                  if n in reference and reference[n].shape == params[n].shape]
+        reshaped = [n for n in names if n in reference and reference[n].shape != params[n].shape]
+        if pairs and reshaped:  # a new head has no counterpart at all; half a group's counterparts means another architecture
+            raise ValueError(f"group {group!r}: the reference has other shapes for {reshaped[:3]} but not for the group's other "
+                             "parameters: take the reference from a model of the same architecture")
         if not pairs:
             drift[group] = {"relative_l2": math.nan, "cosine": math.nan, "num_params": 0}
             continue
@@ -65,22 +78,40 @@ def _drift(model: nn.Module, reference: dict, names_by_group: dict[str, list[str
         ref = sum(_squared_norm(r) for _, r in pairs)
         now = sum(_squared_norm(p) for p, _ in pairs)
         norm_now, norm_ref = math.sqrt(now), math.sqrt(ref)
-        # cosine from |θ−θ₀|² rather than θ·θ₀: exact near 1, where a direct dot product would round to 1
-        cosine = 1 - (diff - (norm_now - norm_ref) ** 2) / max(2 * norm_now * norm_ref, 1e-300)
-        drift[group] = {"relative_l2": math.sqrt(diff) / max(norm_ref, 1e-12), "cosine": cosine,
-                        "num_params": sum(p.numel() for p, _ in pairs)}
+        # cosine from |θ−θ₀|² rather than θ·θ₀: exact near 1, where a direct dot product would round to 1;
+        # both measures are undefined against all-zero weights: NaN cosine, infinite relative distance
+        cosine = 1 - (diff - (norm_now - norm_ref) ** 2) / (2 * norm_now * norm_ref) if norm_now and norm_ref else math.nan
+        relative = math.sqrt(diff) / norm_ref if norm_ref else (math.inf if diff else 0.0)
+        drift[group] = {"relative_l2": relative, "cosine": cosine, "num_params": sum(p.numel() for p, _ in pairs)}
     return drift
+
+# %% ../nbs/14_forgetting.ipynb #0b5dba0a
+def _reference_tensors(model: nn.Module, reference) -> dict[str, Tensor]:
+    "`reference` as name -> tensor, checked to share names and shapes with `model` and to be finite."
+    reference = snapshot(reference) if isinstance(reference, nn.Module) else reference
+    if not isinstance(reference, dict) or not all(isinstance(t, Tensor) for t in reference.values()):
+        raise TypeError(f"reference must be a snapshot (name -> tensor) or a model, got {type(reference).__name__}")
+    params = dict(model.named_parameters())
+    shared = [name for name in params if name in reference]
+    if not shared:
+        raise ValueError(f"none of the model's parameter names ({list(params)[:2]}, ...) is in the reference "
+                         f"({list(reference)[:2]}, ...): take it from a model of the same architecture, e.g. snapshot(pretrained)")
+    if all(reference[n].shape != params[n].shape for n in shared):
+        raise ValueError(f"the reference has other shapes than the model for every shared name (e.g. {shared[0]!r}: "
+                         f"{tuple(reference[shared[0]].shape)} vs {tuple(params[shared[0]].shape)}): take it from the same architecture")
+    if not all(torch.isfinite(reference[n]).all() for n in shared):
+        raise ValueError("the reference holds NaN or infinite values: take it from a model with finite weights")
+    return reference
 
 # %% ../nbs/14_forgetting.ipynb #5a8dd18a
 def weight_drift(
     model: nn.Module,     # the current model
     reference: dict | nn.Module,  # the pretrained weights: a `snapshot` or a model with the same parameter names
     groups=None,          # None for every layer group (frozen too), a list of `LayerGroup` or group names, or {name: module}
-) -> dict[str, dict[str, float]]:  # group -> {"relative_l2", "cosine", "num_params"} (NaN where nothing to compare)
+) -> dict[str, dict[str, float]]:  # group -> {"relative_l2", "cosine", "num_params"} (NaN where undefined)
     "Relative L2 distance ‖θ−θ₀‖/‖θ₀‖ and cosine similarity to the pretrained weights, per layer group."
     model = unwrap_model(model)
-    if isinstance(reference, nn.Module):
-        reference = snapshot(reference)
+    reference = _reference_tensors(model, reference)
     groups = resolve_groups(model, groups, include_frozen=True)
     return _drift(model, reference, {group.name: group.param_names for group in groups})
 
@@ -89,13 +120,19 @@ def forgetting_measures(
     history: dict[str, Sequence[float]],  # source task -> accuracies over time; the first is before fine-tuning
 ) -> dict[str, dict[str, float]]:         # task (and "mean" for several) -> before, after, best, forgetting, backward_transfer
     "Before/after accuracy, forgetting = max over time − final (Chaudhry et al. 2018) and backward transfer, per task."
+    if not isinstance(history, dict):
+        raise TypeError(f"history must be a dict {{task: [accuracy before, ..., after]}}, got {type(history).__name__}")
     if not history:
         raise ValueError("forgetting_measures needs at least one task: {name: [accuracy before, ..., after]}")
     measures = {}
     for task, accuracies in history.items():
+        if isinstance(accuracies, (str, bytes)) or not isinstance(accuracies, Iterable):
+            raise TypeError(f"task {task!r} needs a sequence of accuracies [before, ..., after], got {type(accuracies).__name__}")
         accuracies = [float(a) for a in accuracies]
         if len(accuracies) < 2:
             raise ValueError(f"task {task!r} needs accuracies before and after fine-tuning, got {accuracies}")
+        if not all(map(math.isfinite, accuracies)):
+            raise ValueError(f"task {task!r} has NaN or infinite accuracies {accuracies}: measure them again")
         measures[task] = {"before": accuracies[0], "after": accuracies[-1], "best": max(accuracies),
                           "forgetting": max(accuracies) - accuracies[-1],
                           "backward_transfer": accuracies[-1] - accuracies[0]}
@@ -103,18 +140,48 @@ def forgetting_measures(
         measures["mean"] = {key: float(np.mean([m[key] for m in measures.values()])) for key in next(iter(measures.values()))}
     return measures
 
+# %% ../nbs/14_forgetting.ipynb #831771c1
+def _probe_data(features, labels, split: str) -> tuple[np.ndarray, np.ndarray]:
+    "A probe's features (n, d) and labels (n,) as arrays, checked; errors name `{split}_features` / `{split}_labels`."
+    array = lambda v: v.detach().cpu().numpy() if isinstance(v, Tensor) else np.asarray(v)
+    x, y, name = array(features).astype(np.float64), array(labels), f"{split}_features"
+    x = x.reshape(len(x), -1) if x.ndim > 2 else x  # feature maps: one flat row per example
+    y = y[:, 0] if y.ndim == 2 and y.shape[1] == 1 else y
+    if x.ndim < 2 or len(x) == 0:
+        raise ValueError(f"{name} needs shape (n, features), got {x.shape}" if x.ndim < 2 else f"{name} has no examples")
+    if y.shape != (len(x),):
+        raise ValueError(f"{name} has {len(x)} rows but {split}_labels has {len(y)} labels" if y.ndim == 1 else
+                         f"{split}_labels must have shape ({len(x)},), a class per example; got {y.shape} (one-hot: labels.argmax(1))")
+    if not np.isfinite(x).all():
+        raise ValueError(f"{name} holds NaN or infinite values: check the encoder that produced them")
+    if y.dtype.kind == "f" and not np.array_equal(y, np.round(y)):
+        raise ValueError(f"{split}_labels must be class labels (integers or names), got values such as {y[y != np.round(y)][0]}")
+    return x, y
+
 # %% ../nbs/14_forgetting.ipynb #62f2daaa
 def probe_accuracy(
-    train_features: Tensor,  # shape (n_train, features)
+    train_features: Tensor,  # shape (n_train, features); feature maps (n_train, ...) are flattened
     train_labels: Tensor,    # shape (n_train,)
     test_features: Tensor,   # shape (n_test, features)
     test_labels: Tensor,     # shape (n_test,)
     C: float = 1.0,          # inverse L2 strength of scikit-learn's LogisticRegression
 ) -> float:                  # test accuracy in [0, 1]
     "Test accuracy of a logistic-regression probe on frozen features (standardised; scikit-learn)."
+    x_train, y_train = _probe_data(train_features, train_labels, "train")
+    x_test, y_test = _probe_data(test_features, test_labels, "test")
+    if x_test.shape[1] != x_train.shape[1]:
+        raise ValueError(f"test_features have {x_test.shape[1]} features, train_features {x_train.shape[1]}: use one encoder")
+    if len(np.unique(y_train)) < 2:
+        raise ValueError(f"train_labels hold one class only ({y_train[0]!r}): a probe needs examples of two classes or more")
     probe = make_pipeline(StandardScaler(), LogisticRegression(C=C, max_iter=1000))
-    probe.fit(np.asarray(train_features, dtype=np.float64), np.asarray(train_labels))
-    return float(probe.score(np.asarray(test_features, dtype=np.float64), np.asarray(test_labels)))
+    probe.fit(x_train, y_train)
+    return float(probe.score(x_test, y_test))
+
+# %% ../nbs/14_forgetting.ipynb #db93ff4c
+def _check_encoders(encode_before, encode_after):
+    for name, encoder in (("encode_before", encode_before), ("encode_after", encode_after)):
+        if not callable(encoder):
+            raise TypeError(f"{name} must be a function inputs -> features, e.g. lambda x: encode(model.body, x); got {type(encoder).__name__}")
 
 # %% ../nbs/14_forgetting.ipynb #62f2daae
 def probe_retention(
@@ -124,12 +191,32 @@ def probe_retention(
     C: float = 1.0,           # probe regularisation
 ) -> dict[str, dict[str, float]]:  # task -> {"before", "after", "change"}
     "Linear-probe accuracy of held-out tasks on the encoder's features before vs after fine-tuning."
+    _check_encoders(encode_before, encode_after)
+    if not isinstance(tasks, dict):
+        raise TypeError(f"tasks must be a dict {{name: (x_train, y_train, x_test, y_test)}}, got {type(tasks).__name__}")
     retention = {}
-    for task, (x_train, y_train, x_test, y_test) in tasks.items():
-        before = probe_accuracy(encode_before(x_train), y_train, encode_before(x_test), y_test, C)
-        after = probe_accuracy(encode_after(x_train), y_train, encode_after(x_test), y_test, C)
-        retention[task] = {"before": before, "after": after, "change": after - before}
+    for task, data in tasks.items():
+        if not isinstance(data, (tuple, list)) or len(data) != 4:
+            raise ValueError(f"task {task!r} must be (x_train, y_train, x_test, y_test), got a {type(data).__name__}")
+        x_train, y_train, x_test, y_test = data
+        accuracy = {}
+        for when, encoder in (("before", encode_before), ("after", encode_after)):
+            try:
+                accuracy[when] = probe_accuracy(encoder(x_train), y_train, encoder(x_test), y_test, C)
+            except ValueError as e:
+                raise ValueError(f"task {task!r}, features from encode_{when}: {e}") from e
+        retention[task] = {**accuracy, "change": accuracy["after"] - accuracy["before"]}
     return retention
+
+# %% ../nbs/14_forgetting.ipynb #fb834e60
+def _relative_change(before: Tensor, after: Tensor, name: str) -> float:
+    "Mean ‖after − before‖/‖before‖ per example; examples whose features were all zero are left out, with a warning."
+    norms, moved = before.flatten(1).norm(dim=1), (after - before).flatten(1).norm(dim=1)
+    zero = int((norms == 0).sum())
+    if zero:
+        warnings.warn(f"set {name!r}: {zero} of {len(norms)} examples have all-zero features before, where the relative "
+                      "change is undefined; they are left out of the mean", RuntimeWarning, stacklevel=3)
+    return float((moved / norms)[norms > 0].mean()) if zero < len(norms) else math.nan
 
 # %% ../nbs/14_forgetting.ipynb #1a745353
 def feature_distortion(
@@ -138,11 +225,19 @@ def feature_distortion(
     inputs: dict[str, object],  # set name (e.g. "ID", "OOD") -> inputs the encoders take
 ) -> dict[str, dict[str, float]]:  # set -> {"relative_change", "one_minus_cka"}
     "How far features move on each input set (Kumar et al. 2022): mean relative L2 change and 1 − linear CKA."
+    _check_encoders(encode_before, encode_after)
+    if not isinstance(inputs, dict):
+        raise TypeError(f"inputs must be a dict {{set name: inputs the encoders take}}, got {type(inputs).__name__}")
     distortion = {}
     for name, x in inputs.items():
-        before, after = encode_before(x).double(), encode_after(x).double()
-        change = (after - before).flatten(1).norm(dim=1) / before.flatten(1).norm(dim=1).clamp_min(1e-12)
-        distortion[name] = {"relative_change": float(change.mean()), "one_minus_cka": 1 - linear_cka(before, after)}
+        before, after = (torch.as_tensor(encoder(x)).detach().double() for encoder in (encode_before, encode_after))
+        if after.shape != before.shape:
+            raise ValueError(f"set {name!r}: encode_after gave features of shape {tuple(after.shape)}, encode_before "
+                             f"{tuple(before.shape)}: both must encode the same examples into the same feature space")
+        if before.ndim == 0 or len(before) < 2:
+            raise ValueError(f"set {name!r} has {'no examples' if before.ndim == 0 or len(before) == 0 else 'one example'}: "
+                             "1 − CKA needs at least 2")
+        distortion[name] = {"relative_change": _relative_change(before, after, name), "one_minus_cka": 1 - linear_cka(before, after)}
     return distortion
 
 # %% ../nbs/14_forgetting.ipynb #e41e9d20
@@ -205,9 +300,42 @@ def _fisher_mode(model: nn.Module, params: dict[str, nn.Parameter]):
         model.train(training)
         for name, p in params.items(): p.requires_grad_(flags[name])
 
+# %% ../nbs/14_forgetting.ipynb #92d7aa7d
+def _fisher_batch(batch, index: int) -> tuple[tuple, Tensor]:
+    "Batch `index` as (inputs, labels), checked: examples in it and one integer label each ((n, 1) labels flattened)."
+    try:
+        inputs, target = split_batch(batch)
+    except (TypeError, ValueError):
+        raise TypeError(f"diagonal_fisher: batch {index} must be (inputs..., labels), e.g. (x, y) or ftkit's (input_ids, "
+                        f"attention_mask, labels); got a {type(batch).__name__}: pass batches like [(x, y)]") from None
+    size = _num_examples(inputs)
+    if size == 0:
+        raise ValueError(f"diagonal_fisher: batch {index} has no examples")
+    target = target[:, 0] if target.ndim == 2 and target.shape[1] == 1 else target
+    if target.is_floating_point() or target.is_complex() or target.dtype == torch.bool:
+        raise TypeError(f"diagonal_fisher: batch {index}'s labels must be integer class indices, got {target.dtype}: pass labels.long()")
+    if target.shape != (size,):
+        raise ValueError(f"diagonal_fisher: batch {index} has {size} examples but {len(target)} labels" if target.ndim == 1 else
+                         f"diagonal_fisher: batch {index}'s labels must have shape ({size},), one class index each; got shape {tuple(target.shape)}")
+    return inputs, target
+
+# %% ../nbs/14_forgetting.ipynb #c6f18246
+def _num_classes(model: nn.Module, inputs: tuple, size: int) -> int:
+    "How many classes the model's logits (batch, classes) hold, from its output on a batch; other outputs refused."
+    with torch.no_grad():
+        output = call_model(model, inputs)
+    shape = tuple(output.shape) if isinstance(output, Tensor) else type(output).__name__
+    if not isinstance(output, Tensor) or output.ndim != 2 or len(output) != size:
+        raise ValueError(f"diagonal_fisher needs a model that returns logits of shape (batch, classes); it returned {shape} "
+                         f"for a batch of {size}")
+    if output.shape[1] < 2:
+        raise ValueError(f"the model returns 1 class (logits of shape {shape}): log p(y|x) over one class is 0, and so is its "
+                         "Fisher; return one logit per class (two for a binary task)")
+    return output.shape[1]
+
 # %% ../nbs/14_forgetting.ipynb #e41e9d26
 def diagonal_fisher(
-    model: nn.Module,         # the source model, head included, mapping inputs to logits
+    model: nn.Module,         # the source model, head included, mapping inputs to logits (batch, classes)
     batches: Iterable,        # batches of the source task, (inputs..., labels) as `split_batch` reads them
     num_batches: int | None = None,  # use only the first N batches
     kind: str = "empirical",  # "empirical": the data's labels; "true": labels sampled from the model's predictions
@@ -218,24 +346,82 @@ def diagonal_fisher(
         raise ValueError(f"kind must be 'empirical' or 'true', got {kind!r}")
     if method not in ("auto", "vmap", "loop"):
         raise ValueError(f"method must be 'auto', 'vmap' or 'loop', got {method!r}")
+    num_batches = None if num_batches is None else check_count(num_batches, "num_batches")
+    if isinstance(batches, (Tensor, dict)) or not isinstance(batches, Iterable):
+        raise TypeError(f"batches must be an iterable of (inputs..., labels) batches, got a {type(batches).__name__}: "
+                        "for one batch pass [(x, y)]")
+    model = unwrap_model(model)
     # every floating-point parameter, frozen ones too: a source model is often loaded frozen
     params = {name: p for name, p in model.named_parameters() if p.is_floating_point()}
     if not params:
         raise ValueError(f"{type(model).__name__} has no floating-point parameters to estimate a Fisher for")
-    fisher, count = {name: torch.zeros_like(p) for name, p in params.items()}, 0
+    fisher, count, classes = {name: torch.zeros_like(p) for name, p in params.items()}, 0, None
     device = next(iter(params.values())).device
     with _fisher_mode(model, params):
-        for index, batch in enumerate(batches):
-            if num_batches is not None and index >= num_batches:
-                break
-            inputs, target = batch_to(split_batch(batch), device)  # batches from a CPU loader, model on the GPU
+        for index, batch in enumerate(itertools.islice(batches, num_batches)):
+            inputs, target = batch_to(_fisher_batch(batch, index), device)  # batches from a CPU loader, model on the GPU
+            classes = classes or _num_classes(model, inputs, len(target))
+            if kind == "empirical" and not 0 <= int(target.min()) <= int(target.max()) < classes:
+                raise ValueError(f"diagonal_fisher: batch {index}'s labels must be class indices in [0, {classes}) for the "
+                                 f"model's {classes} outputs, got {int(target.min())} to {int(target.max())}")
             y = _fisher_labels(model, inputs, target, kind)
             for name, sums in _fisher_sums(model, params, inputs, y, method).items():
                 fisher[name] += sums
             count += len(y)
     if count == 0:
-        raise ValueError("diagonal_fisher got no batches")
-    return {name: f / count for name, f in fisher.items()}
+        raise ValueError("diagonal_fisher got no batches: pass at least one (inputs..., labels) batch")
+    fisher = {name: f / count for name, f in fisher.items()}
+    if not all(torch.isfinite(f).all() for f in fisher.values()):
+        raise ValueError("the Fisher holds NaN or infinite values: the model's outputs on these batches are not finite")
+    return fisher
+
+# %% ../nbs/14_forgetting.ipynb #6ad7d9c7
+def _probe_batches(probe) -> list:
+    "Probe batches as a list: a tensor or a dict of inputs is one batch; each needs at least 4 examples for CKA."
+    if probe is None:
+        return []
+    if not isinstance(probe, (Tensor, dict, Iterable)):
+        raise TypeError(f"probe must be a batch of inputs (a tensor or dict) or a list of batches, got {type(probe).__name__}")
+    batches = [probe] if isinstance(probe, (Tensor, dict)) else list(probe)
+    for index, batch in enumerate(batches):
+        size = _num_examples(_model_inputs(batch))
+        if size is not None and size < 4:
+            raise ValueError(f"probe batch {index} has {size} examples: CKA needs at least 4 examples per batch")
+    return batches
+
+# %% ../nbs/14_forgetting.ipynb #3893abc5
+def _tasks(tasks, argument: str) -> dict:
+    "Source or target tasks: functions model -> accuracy (targets may also name a Learner metric)."
+    if tasks is None:
+        return {}
+    if not isinstance(tasks, dict):
+        raise TypeError(f"{argument} must be a dict {{task name: function model -> accuracy}}, got {type(tasks).__name__}")
+    for name, task in tasks.items():
+        if argument == "sources" and isinstance(task, str):
+            raise ValueError(f"ForgettingTracker: source task {name!r} needs a function model -> accuracy: a Learner metric "
+                             "is computed on the target's validation set, and forgetting needs the source accuracy before training too")
+        if not (callable(task) or isinstance(task, str)):
+            raise TypeError(f"{argument}[{name!r}] must be a function model -> accuracy or a Learner metric's name, got {type(task).__name__}")
+    return dict(tasks)
+
+# %% ../nbs/14_forgetting.ipynb #8f06fa32
+def _csv_path(path) -> Path | None:
+    "Where the tracker writes its table, checked now rather than after training: not a folder, writable."
+    if path is None:
+        return None
+    path = Path(path)
+    if path.is_dir():
+        raise IsADirectoryError(f"path {path} is a folder: give a file for the table, e.g. {path / 'forgetting.csv'}")
+    try:
+        check_output_folder(path.parent)
+    except OSError as e:
+        raise type(e)(f"path {path}: {e}") from None
+    if not is_writable(path.parent):
+        raise PermissionError(f"path {path}: cannot write in {path.parent}; give a path in a folder you can write to")
+    return path
+
+# %% ../nbs/14_forgetting.ipynb #426d7b45
+_COLUMNS = ["step", "epoch", "metric", "name", "value"]  # a tracker's table
 
 # %% ../nbs/14_forgetting.ipynb #3f0ee091
 class ForgettingTracker(Callback):
@@ -243,23 +429,19 @@ class ForgettingTracker(Callback):
     order = 65  # after fastai's Recorder (50): an epoch's validation is done when we measure
     def __init__(
         self,
-        probe: Sequence | None = None,  # probe batches for CKA (tensors, dicts of inputs or loader batches, ≥ 4 examples each); None: no CKA
+        probe=None,                     # probe batches for CKA (tensors, dicts of inputs or loader batches, ≥ 4 examples each), or one batch; None: no CKA
         sources: dict[str, Callable] | None = None,  # source task -> function model -> accuracy (called before training too)
         targets: dict[str, Callable | str] | None = None,  # target task -> the same; e.g. {"TREC": "accuracy"} reads the validation
         groups=None,                    # None for every layer group (frozen too), a list of `LayerGroup` or names, or {name: module of the trained model}
         every: int | None = None,       # measure every `every` training batches; None: at the end of each epoch
         drift: bool = True,             # log weight drift per group
-        path: str | Path | None = None,  # write the table as CSV here after fitting
+        path: str | Path | None = None,  # write the table as CSV here after fitting (checked now, written atomically)
     ):
-        if every is not None and every < 1:
-            raise ValueError(f"every must be a positive number of batches or None (each epoch), got {every}")
-        self.probe, self.sources, self.targets = list(probe or []), dict(sources or {}), dict(targets or {})
-        named = [name for name, task in self.sources.items() if not callable(task)]
-        if named:
-            raise ValueError(f"ForgettingTracker: source task(s) {named} need a function model -> accuracy: a Learner "
-                             "metric is computed on the target's validation set, and forgetting needs the source "
-                             "accuracy before training too")
-        self.groups, self.every, self.drift, self.csv_path = groups, every, drift, path
+        self.probe, self.sources, self.targets = _probe_batches(probe), _tasks(sources, "sources"), _tasks(targets, "targets")
+        if not isinstance(drift, bool):
+            raise TypeError(f"drift must be True or False, got {drift!r}")
+        self.every = None if every is None else check_count(every, "every")
+        self.groups, self.drift, self.csv_path = groups, drift, _csv_path(path)
         self.reset()
 
     def before_fit(self):
@@ -376,16 +558,18 @@ class ForgettingTracker(Callback):
         if self.every is not None and self._measured_at != self._steps_done:
             self._measure()  # always end with the final model
         if self.csv_path is not None:
-            self.table.to_csv(self.csv_path, index=False)
+            write_csv_atomic(self.csv_path, self.table)  # whole or not at all: a crash never leaves half a table
 
     @property
     def table(self) -> pd.DataFrame:
         "The measurements as a tidy table: step, epoch, metric, name, value."
-        return pd.DataFrame(self.rows, columns=["step", "epoch", "metric", "name", "value"])
+        return pd.DataFrame(self.rows, columns=_COLUMNS)
 
     def summary(self) -> dict[str, dict[str, float]]:
         "Forgetting measures per source task, from the logged source accuracies."
         source = self.table.query("metric == 'source_accuracy'")
+        if source.empty:
+            raise ValueError("no source accuracy was logged: pass sources={name: function model -> accuracy}, and fit")
         return forgetting_measures({name: rows.sort_values("step").value.tolist() for name, rows in source.groupby("name", sort=False)})
 
     def plot(self, title: str | None = None):
@@ -394,10 +578,14 @@ class ForgettingTracker(Callback):
 
 # %% ../nbs/14_forgetting.ipynb #962c8c10
 def plot_forgetting(
-    table: pd.DataFrame,      # a `ForgettingTracker.table` (or its CSV read back)
+    table: pd.DataFrame | str | Path,  # a `ForgettingTracker.table`, or the path of its CSV
     title: str | None = None,  # figure title
 ) -> plt.Figure:
     "Dashboard of a tracked run: CKA heatmap (group × step), weight drift per group, source vs target accuracy."
+    table = pd.read_csv(table) if isinstance(table, (str, Path)) else table
+    if not isinstance(table, pd.DataFrame) or not set(_COLUMNS) <= set(table.columns):
+        raise ValueError(f"table must be a ForgettingTracker.table or its CSV, with the columns {_COLUMNS}; got "
+                         + (f"columns {list(table.columns)}" if isinstance(table, pd.DataFrame) else type(table).__name__))
     fig, axes = plt.subplots(1, 3, figsize=(12, 3.4), dpi=100)
     cka = table.query("metric == 'cka'").pivot_table(index="name", columns="epoch", values="value", sort=False)
     if len(cka):

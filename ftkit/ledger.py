@@ -18,10 +18,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Iterable
 
+import numpy as np
 import pandas as pd
 from fastprogress.fastprogress import progress_bar
 
-from .core import atomic_file, check_count, library_versions
+from .core import atomic_file, check_count, check_output_folder, is_writable, library_versions
 
 # %% auto #0
 __all__ = ['Unit', 'write_json_atomic', 'CorruptRecordError', 'RunLedger', 'RunReport', 'run_units']
@@ -40,6 +41,8 @@ class Unit:
             if not isinstance(getattr(self, name), str) or not getattr(self, name).strip():
                 raise ValueError(f"a unit's {name} must be a non-empty string, got {getattr(self, name)!r}")
         object.__setattr__(self, "seed", check_count(self.seed, "seed", 0))
+        if not isinstance(self.config, dict):
+            raise TypeError(f"unit {self.case}/{self.setting}: config must be a dict of JSON data, got {type(self.config).__name__}")
         try:
             json.dumps(self.config, sort_keys=True, allow_nan=False)
         except (TypeError, ValueError) as e:
@@ -63,9 +66,14 @@ def write_json_atomic(
     path: Path | str,  # the file to (re)place
     data: dict,        # JSON data
 ) -> Path:
-    "Write JSON through `ftkit.core.atomic_file`: the file is whole or absent, never half-written."
+    "Write JSON through `ftkit.core.atomic_file`: the file is whole or absent, never half-written; non-JSON data is refused first."
+    try:
+        text = json.dumps(data, indent=1, sort_keys=True)
+    except (TypeError, ValueError) as e:
+        raise TypeError(f"{path}: the data is not JSON ({e}): convert tensors and arrays first (tensor.item(), "
+                        "array.tolist())") from None
     with atomic_file(path) as temporary:
-        temporary.write_text(json.dumps(data, indent=1, sort_keys=True))
+        temporary.write_text(text)
     return Path(path)
 
 # %% ../nbs/16_ledger.ipynb #226979ef
@@ -85,6 +93,34 @@ def _commit() -> str:
 class CorruptRecordError(ValueError):
     "A record file that is not a ledger record (edited by hand, or written by something else)."
 
+# %% ../nbs/16_ledger.ipynb #ad5a6f28
+_COLUMNS = ("case", "setting", "seed", "status", "seconds", "device", "error")  # the results table's own columns
+
+# %% ../nbs/16_ledger.ipynb #7daf19b7
+def _json_metrics(metrics: dict) -> dict:
+    "Metrics as JSON data: NumPy numbers and arrays converted; tensors, non-string names and the table's columns refused."
+    if not isinstance(metrics, dict):
+        raise TypeError(f"metrics must be a dict {{name: value}}, got {type(metrics).__name__}")
+    names = [name for name in metrics if not isinstance(name, str)]
+    if names or set(metrics) & set(_COLUMNS):
+        raise (TypeError(f"metric names must be str, got {names[:3]}") if names else
+               ValueError(f"metric name(s) {sorted(set(metrics) & set(_COLUMNS))} are reserved for the results table's columns: rename them"))
+    converted = {}
+    for name, value in metrics.items():
+        value = value.item() if isinstance(value, np.generic) else value.tolist() if isinstance(value, np.ndarray) else value
+        try:
+            json.dumps(value)
+        except (TypeError, ValueError):
+            kind = f"{type(value).__module__.split('.')[0]}.{type(value).__name__}"
+            raise TypeError(f"metric {name!r} is a {kind}, not JSON data: return a number or a list (e.g. tensor.item())") from None
+        converted[name] = value
+    return converted
+
+# %% ../nbs/16_ledger.ipynb #f9cdfbe7
+def _check_writable(folder: Path):
+    if not is_writable(folder):
+        raise PermissionError(f"cannot write in {folder}: a ledger writes a record per unit there; make it writable or give another folder")
+
 # %% ../nbs/16_ledger.ipynb #4bce3285
 class RunLedger:
     "A folder of unit records: which units are done, their metrics, and the results table derived from them."
@@ -92,14 +128,17 @@ class RunLedger:
         self,
         folder: Path | str,  # the run folder; records go to `<folder>/units/`
     ):
-        self.folder = Path(folder)
-        self.units_dir = self.folder / "units"
+        self.folder = check_output_folder(folder)  # a file, a path under one, a read-only place: refused before any work
+        self.units_dir = check_output_folder(self.folder / "units")
         self.units_dir.mkdir(parents=True, exist_ok=True)
+        _check_writable(self.units_dir)
         for stale in self.units_dir.glob(".*.tmp"):  # left by a writer killed before its rename
             stale.unlink(missing_ok=True)
 
     def path(self, unit: Unit) -> Path:
         "Where `unit`'s record lives."
+        if not isinstance(unit, Unit):
+            raise TypeError(f"a unit must be a Unit(case, setting, config, seed), got {type(unit).__name__}")
         return self.units_dir / unit.filename
 
     def record(self, unit: Unit) -> dict | None:
@@ -118,7 +157,7 @@ class RunLedger:
         if status not in ("done", "failed", "pruned"):
             raise ValueError(f"status must be 'done', 'failed' or 'pruned', got {status!r}")
         record = dict(case=unit.case, setting=unit.setting, config=unit.config, seed=unit.seed, key=unit.key,
-                      status=status, metrics=metrics or {}, error=error, seconds=round(seconds, 3), device=str(device),
+                      status=status, metrics=_json_metrics(metrics or {}), error=error, seconds=round(seconds, 3), device=str(device),
                       world_size=int(os.environ.get("WORLD_SIZE", 1)), commit=_commit(), versions=library_versions(),
                       finished=time.strftime("%Y-%m-%dT%H:%M:%S%z"))
         write_json_atomic(self.path(unit), record)
@@ -188,15 +227,24 @@ def _nan_metrics(metrics: dict) -> list[str]:
 
 def run_units(
     ledger: RunLedger,
-    units: list[Unit],                      # the work, in order
+    units: Iterable[Unit],                  # the work, in order
     work: Callable[[Unit], dict],           # unit -> {metric: value}; raise to fail the unit
     device: str = "cpu",                    # recorded with every unit
     progress: bool = True,                  # a fastprogress bar over units
     rerun_failed: bool = True,              # run units whose record says failed again (done units never rerun)
 ) -> RunReport:
     "Run every unit that is not done, recording each as done, failed (error or NaN metric) or pruned."
+    if not isinstance(ledger, RunLedger):
+        raise TypeError(f"ledger must be a RunLedger, got {type(ledger).__name__}: pass RunLedger(folder)")
+    if not callable(work):
+        raise TypeError(f"work must be callable, unit -> {{metric: value}}, got {type(work).__name__}")
+    units = list(units)
+    strangers = [type(u).__name__ for u in units if not isinstance(u, Unit)]
+    if strangers:
+        raise TypeError(f"units must be Unit objects, got {strangers[:3]}: Unit(case, setting, config, seed)")
     if len({u.key for u in units}) != len(units):
         raise ValueError("two units have the same case, setting, config and seed: each unit must be distinct")
+    _check_writable(ledger.units_dir)  # before the first unit's work, not after it
     report = RunReport()
     for unit in (progress_bar(units, leave=False) if progress else units):
         previous = ledger.record(unit)
@@ -208,6 +256,7 @@ def run_units(
             metrics = work(unit)
             if not isinstance(metrics, dict):
                 raise TypeError(f"work must return a dict of metrics, got {type(metrics).__name__}")
+            metrics = _json_metrics(metrics)  # a tensor or a reserved name fails the unit here, not the run in json.dump
             nan = _nan_metrics(metrics)
             status, error = ("failed", f"NaN metric(s) {nan}") if nan else ("done", "")
         except KeyboardInterrupt:

@@ -6,7 +6,8 @@
 from __future__ import annotations
 
 import copy
-import re
+import math
+import numbers
 from typing import Callable, Iterable, Sequence
 
 import numpy as np
@@ -21,6 +22,22 @@ from .forgetting import diagonal_fisher, snapshot
 # %% auto #0
 __all__ = ['l2sp_penalty', 'L2SP', 'ewc_penalty', 'EWC', 'lwf_loss', 'LwF', 'wise_ft', 'wise_ft_sweep']
 
+# %% ../nbs/15_regularizers.ipynb #849544c4
+def _strength(value, name: str, positive: bool = False) -> float:
+    "A regularisation strength or temperature as a float: a finite number >= 0 (> 0 if `positive`), else one clear error."
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):
+        raise TypeError(f"{name} must be a number, got {value!r}")
+    if not math.isfinite(value) or value < 0 or (positive and value == 0):
+        raise ValueError(f"{name} must be a finite number {'> 0' if positive else '>= 0'}, got {value}")
+    return float(value)
+
+# %% ../nbs/15_regularizers.ipynb #100e0772
+def _tensors(value, name: str) -> dict[str, Tensor]:
+    "A name -> tensor mapping (a `snapshot`, a Fisher), or one clear error."
+    if not isinstance(value, dict) or not all(isinstance(t, Tensor) for t in value.values()):
+        raise TypeError(f"{name} must be a dict parameter name -> tensor (from snapshot or diagonal_fisher), got {type(value).__name__}")
+    return value
+
 # %% ../nbs/15_regularizers.ipynb #7de749e3
 def l2sp_penalty(
     model: nn.Module,          # the model being fine-tuned
@@ -29,6 +46,7 @@ def l2sp_penalty(
     beta: float = 0.01,        # weight decay of the new parameters (the head)
 ) -> Tensor:                   # scalar penalty
     "L2-SP penalty (α/2)‖w_S − w⁰_S‖² + (β/2)‖w_new‖² (Li et al. 2018)."
+    alpha, beta = _strength(alpha, "alpha"), _strength(beta, "beta")
     pulled, decayed = 0.0, 0.0
     for name, p in model.named_parameters():
         if not p.requires_grad:
@@ -67,7 +85,8 @@ class L2SP(_PenaltyCallback):
         beta: float = 0.01,          # decay of the new parameters
         exclude: str | None = None,  # with reference=None: regex of parameter names that are new (e.g. "^head\\.")
     ):
-        self.reference, self.alpha, self.beta, self.exclude = reference, alpha, beta, exclude
+        self.reference = None if reference is None else _tensors(reference, "reference")
+        self.alpha, self.beta, self.exclude = _strength(alpha, "alpha"), _strength(beta, "beta"), exclude
 
     def before_fit(self):
         if self.reference is None:  # fit_schedule fits once per stage: the first stage's snapshot stays the reference
@@ -86,6 +105,7 @@ def ewc_penalty(
     lam: float = 1.0,             # strength λ
 ) -> Tensor:                      # scalar penalty
     "EWC penalty Σᵢ (λ/2)·Fᵢ·(θᵢ − θ*ᵢ)² over the parameters that have a Fisher value (Kirkpatrick et al. 2017)."
+    lam = _strength(lam, "lam")
     total = 0.0
     for name, p in model.named_parameters():
         if name in fisher and name in anchor and fisher[name].shape == p.shape:
@@ -101,7 +121,11 @@ class EWC(_PenaltyCallback):
         anchor: dict[str, Tensor],  # source solution θ*
         lam: float = 1.0,           # strength λ
     ):
-        self.fisher, self.anchor, self.lam = fisher, anchor, lam
+        self.fisher, self.anchor, self.lam = _tensors(fisher, "fisher"), _tensors(anchor, "anchor"), _strength(lam, "lam")
+        negative = [name for name, f in self.fisher.items() if not (torch.isfinite(f).all() and (f >= 0).all())]
+        if negative:
+            raise ValueError(f"fisher has negative or non-finite values in {negative[:3]}: a diagonal Fisher is a mean of "
+                             "squares; estimate it with diagonal_fisher")
 
     @classmethod
     def from_batches(
@@ -114,10 +138,9 @@ class EWC(_PenaltyCallback):
         exclude: str | None = None,  # regex of parameter names to leave unregularised (e.g. the source head "^head\\.")
     ) -> EWC:
         "EWC with the Fisher estimated from N batches of the source task."
-        pattern = re.compile(exclude) if exclude else None
-        fisher = {name: f for name, f in diagonal_fisher(source_model, batches, num_batches, kind).items()
-                  if not (pattern and pattern.search(name))}
-        return cls(fisher, snapshot(source_model, exclude), lam)
+        anchor = snapshot(source_model, exclude)  # first: a bad `exclude` is refused before the Fisher's work
+        fisher = diagonal_fisher(source_model, batches, num_batches, kind)
+        return cls({name: f for name, f in fisher.items() if name in anchor}, anchor, lam)
 
     def before_fit(self):
         self.fisher, self.anchor = self._on_model(self.fisher, "Fisher"), self._on_model(self.anchor, "anchor")
@@ -133,6 +156,10 @@ def lwf_loss(
     T: float = 2.0,          # distillation temperature
 ) -> Tensor:                 # scalar: T²·KL(teacher ‖ student), batch mean
     "Knowledge-distillation loss for Learning without Forgetting (Li & Hoiem 2016)."
+    T = _strength(T, "T", positive=True)
+    if logits.shape != teacher_logits.shape:
+        raise ValueError(f"logits {tuple(logits.shape)} and teacher_logits {tuple(teacher_logits.shape)} differ in shape: "
+                         "the old head must predict the source model's classes for the same batch")
     return nn.functional.kl_div(torch.log_softmax(logits / T, dim=-1), torch.log_softmax(teacher_logits / T, dim=-1),
                                 reduction="batchmean", log_target=True) * T**2
 
@@ -148,17 +175,27 @@ class LwF(Callback):
         lam: float = 1.0,         # weight λ of the distillation term
         T: float = 2.0,           # temperature
     ):
+        self._handles, self._latest = [], None  # first: __del__ needs them even when a check below refuses the arguments
+        for value, name in ((source_model, "source_model"), (old_head, "old_head")):
+            if not isinstance(value, nn.Module):
+                raise TypeError(f"{name} must be an nn.Module, got {type(value).__name__}")
         self.teacher = copy.deepcopy(source_model).eval().requires_grad_(False)
         self.old_head = copy.deepcopy(old_head).eval().requires_grad_(False)
-        self.features, self.lam, self.T, self._handles, self._latest = features, lam, T, [], None
+        self.features, self.lam, self.T = features, _strength(lam, "lam"), _strength(T, "T", positive=True)
 
     def before_fit(self):
         model = unwrap_model(self.learn.model)  # the model itself, also when a wrapper holds it
         device = next(model.parameters()).device
         self.teacher.to(device)
         self.old_head.to(device)
+        try:
+            features = model.get_submodule(self.features)
+        except AttributeError:
+            raise ValueError(f"LwF: features={self.features!r} is no module of the {type(model).__name__} being trained (its "
+                             f"modules: {[name for name, _ in model.named_children()]}): pass the path of the one that feeds the "
+                             "old head") from None
         self._remove()
-        self._handles = [m.register_forward_hook(self._capture) for m in model.get_submodule(self.features).modules()]
+        self._handles = [m.register_forward_hook(self._capture) for m in features.modules()]
 
     def _capture(self, module, args, output):
         "Keep the latest output of the features module or of a module inside it: the last to finish is the features."
@@ -190,6 +227,15 @@ class LwF(Callback):
 def _state(model) -> dict[str, Tensor]:
     return model.state_dict() if isinstance(model, nn.Module) else model
 
+# %% ../nbs/15_regularizers.ipynb #ee55a45d
+def _check_alphas(alphas: list, name: str = "alphas"):
+    "Mixing coefficients: numbers in [0, 1]."
+    strangers = [a for a in alphas if isinstance(a, bool) or not isinstance(a, numbers.Real)]
+    if strangers:
+        raise TypeError(f"{name} must be a number in [0, 1], got {strangers[0]!r}")
+    if not all(0.0 <= a <= 1.0 for a in alphas):
+        raise ValueError(f"{name} must be in [0, 1], got {alphas if len(alphas) > 1 else alphas[0]}")
+
 # %% ../nbs/15_regularizers.ipynb #94790d83
 def wise_ft(
     pretrained: nn.Module | dict,  # θ₀: the pretrained model with the target head (zero-shot or linear-probed), or its state_dict
@@ -197,9 +243,15 @@ def wise_ft(
     alpha: float,                  # 0 = pretrained, 1 = fine-tuned
 ) -> nn.Module:                    # a new model with weights (1 − α)·θ₀ + α·θ₁
     "Weight-space ensemble of a pretrained and a fine-tuned model (WiSE-FT, Wortsman et al. 2022)."
-    if not 0.0 <= alpha <= 1.0:
-        raise ValueError(f"alpha must be in [0, 1], got {alpha}")
+    _check_alphas([alpha], "alpha")
+    if not isinstance(finetuned, nn.Module):
+        raise TypeError(f"finetuned must be the fine-tuned nn.Module (its copy is returned), got {type(finetuned).__name__}")
+    if not isinstance(pretrained, (nn.Module, dict)):
+        raise TypeError(f"pretrained must be an nn.Module or its state_dict, got {type(pretrained).__name__}")
     start, end = _state(pretrained), finetuned.state_dict()
+    if not start.keys() & end.keys():
+        raise ValueError(f"pretrained and finetuned share no parameter name ({list(start)[:2]} vs {list(end)[:2]}): WiSE-FT "
+                         "interpolates two models of one architecture")
     mismatched = sorted(set(start) ^ set(end)) + [k for k in start.keys() & end.keys() if start[k].shape != end[k].shape]
     if mismatched:
         raise ValueError(f"pretrained and fine-tuned models differ in {mismatched[:5]}: give the pretrained model the "
@@ -218,6 +270,14 @@ def wise_ft_sweep(
     alphas: Sequence[float] = tuple(np.linspace(0, 1, 11)),  # mixing coefficients to try
 ) -> pd.DataFrame:                 # one row per alpha, one column per metric
     "Evaluate WiSE-FT models along α."
+    if not isinstance(evaluate, dict) or not all(map(callable, evaluate.values())):
+        raise TypeError(f"evaluate must be a dict {{metric name: function model -> number}}, got {type(evaluate).__name__}")
+    if isinstance(alphas, (str, bytes)) or not isinstance(alphas, Iterable):
+        raise TypeError(f"alphas must be a sequence of numbers in [0, 1], e.g. [0.5], got {alphas!r}")
+    alphas = list(alphas)
+    if not alphas:
+        raise ValueError("alphas is empty: give the mixing coefficients to try, e.g. [0, 0.5, 1]")
+    _check_alphas(alphas)  # all of them before the first evaluation
     rows = []
     for alpha in alphas:
         model = wise_ft(pretrained, finetuned, float(alpha))

@@ -6,6 +6,7 @@
 from __future__ import annotations
 
 import math
+import numbers
 import warnings
 from contextlib import contextmanager
 from typing import Callable, Iterable, Iterator, NamedTuple
@@ -13,7 +14,7 @@ from typing import Callable, Iterable, Iterator, NamedTuple
 import torch
 from torch import Tensor, nn
 
-from .core import call_model, evaluating, masked_mean, split_batch, text_inputs
+from .core import call_model, check_count, evaluating, masked_mean, split_batch, text_inputs
 from .groups import resolve_groups
 
 # %% auto #0
@@ -22,14 +23,21 @@ __all__ = ['gram_linear', 'gram_rbf', 'hsic', 'hsic_unbiased', 'cka', 'linear_ck
 
 # %% ../nbs/13_similarity.ipynb #31caff80
 def _as_matrix(
-    x: Tensor,  # activations, shape (n_examples, ...): extra dimensions are flattened
-) -> Tensor:    # float64, shape (n_examples, n_features)
-    "Flatten activations to one row per example, in float64."
-    if not isinstance(x, Tensor):
-        x = torch.as_tensor(x)
+    x: Tensor,            # activations, shape (n_examples, ...): extra dimensions are flattened
+    name: str = "x",      # the argument's name, for errors
+    finite: bool = True,  # refuse NaN and infinite values
+) -> Tensor:              # float64, shape (n_examples, n_features)
+    "Flatten activations to one row per example, in float64; empty or (with `finite`) non-finite ones refused by name."
+    x = x if isinstance(x, Tensor) else torch.as_tensor(x)
     if x.ndim < 2:
-        raise ValueError(f"activations need shape (n_examples, n_features, ...), got shape {tuple(x.shape)}")
-    return x.detach().reshape(x.shape[0], -1).double()
+        raise ValueError(f"{name}: activations need shape (n_examples, n_features, ...), got shape {tuple(x.shape)}")
+    if x.numel() == 0:
+        raise ValueError(f"{name} has no {'examples' if len(x) == 0 else 'features'} (shape {tuple(x.shape)})")
+    x = x.detach().reshape(x.shape[0], -1).double()
+    if finite and not torch.isfinite(x).all():
+        raise ValueError(f"{name} holds NaN or infinite values: CKA is undefined for them; check the model and inputs "
+                         "that produced them (a diverged model?)")
+    return x
 
 # %% ../nbs/13_similarity.ipynb #4a1c0e01
 def gram_linear(
@@ -42,24 +50,42 @@ def gram_linear(
 # %% ../nbs/13_similarity.ipynb #4a1c0e05
 def gram_rbf(
     x: Tensor,              # activations, shape (n_examples, ...)
-    threshold: float = 1.0,  # bandwidth as a fraction of the median pairwise distance
+    threshold: float = 1.0,  # bandwidth as a fraction of the median pairwise distance, > 0
 ) -> Tensor:                 # shape (n_examples, n_examples)
     "RBF-kernel Gram matrix with bandwidth `threshold` × the median distance (Kornblith et al.'s demo)."
+    if isinstance(threshold, bool) or not isinstance(threshold, numbers.Real) or not 0 < threshold < math.inf:
+        raise ValueError(f"threshold must be a number > 0 (the bandwidth over the median distance), got {threshold!r}")
     x = _as_matrix(x)
     dot = x @ x.T
     squared_norms = dot.diagonal()
     squared_distances = (squared_norms[:, None] + squared_norms[None, :] - 2 * dot).clamp_min(0)
     squared_median = squared_distances.flatten().quantile(0.5)  # numpy's median: mean of the two middle values
+    if not squared_median > 0:
+        raise ValueError(f"the median distance between the {len(x)} examples is 0 (half the pairs or more are identical), "
+                         "so the RBF bandwidth is undefined: drop the duplicate examples or use linear_cka")
     return torch.exp(-squared_distances / (2 * threshold**2 * squared_median))
+
+# %% ../nbs/13_similarity.ipynb #ad1b349e
+def _grams(k: Tensor, l: Tensor, minimum: int = 2) -> tuple[Tensor, Tensor]:
+    "Two Gram matrices of the same n ≥ `minimum` examples, finite, in float64; anything else refused."
+    k, l = (torch.as_tensor(g).double() for g in (k, l))
+    if k.ndim != 2 or k.shape[0] != k.shape[1] or k.shape != l.shape:
+        raise ValueError(f"need two square Gram matrices of the same examples, got {tuple(k.shape)} and {tuple(l.shape)}")
+    if len(k) < minimum:
+        raise ValueError(f"{'unbiased ' if minimum > 2 else ''}HSIC needs at least {minimum} examples, got {len(k)}"
+                         + (": use larger batches (drop_last=True)" if minimum > 2 else ""))
+    if not (torch.isfinite(k).all() and torch.isfinite(l).all()):
+        raise ValueError("a Gram matrix holds NaN or infinite values: CKA is undefined; check the activations behind it")
+    return k, l
 
 # %% ../nbs/13_similarity.ipynb #51eee998
 def hsic(
-    k: Tensor,  # Gram matrix, shape (n, n)
+    k: Tensor,  # Gram matrix, shape (n, n), n ≥ 2
     l: Tensor,  # Gram matrix of the same examples, shape (n, n)
 ) -> Tensor:    # scalar, float64
     "Biased HSIC estimate tr(KHLH)/(n−1)² (Gretton et al. 2005)."
+    k, l = _grams(k, l)
     n = k.shape[0]
-    k, l = k.double(), l.double()
     k_centred = k - k.mean(0, keepdim=True) - k.mean(1, keepdim=True) + k.mean()
     return (k_centred * l).sum() / (n - 1) ** 2
 
@@ -84,27 +110,39 @@ def hsic_unbiased(
     l: Tensor,  # Gram matrix of the same examples, shape (n, n)
 ) -> Tensor:    # scalar, float64
     "Unbiased HSIC estimate, a U-statistic (Song et al. 2012); the building block of debiased and minibatch CKA."
-    n = k.shape[0]
-    if n < 4:
-        raise ValueError(f"unbiased HSIC needs at least 4 examples, got {n}: use larger batches (drop_last=True)")
+    k, l = _grams(k, l, minimum=4)
     k, l = _zero_diagonal(k), _zero_diagonal(l)  # K̃, L̃
     return _hsic_unbiased_terms(k, l, k.sum(0), l.sum(0))
 
+# %% ../nbs/13_similarity.ipynb #16c97e0b
+def _undefined(reason: str = "an unbiased HSIC(K, K) estimate is not positive (too few examples)") -> float:
+    "NaN, with a warning that says why CKA is undefined."
+    warnings.warn(f"CKA is undefined: {reason}; returning NaN", RuntimeWarning, stacklevel=3)
+    return math.nan
+
+# %% ../nbs/13_similarity.ipynb #bae1ea97
+def _constant(**activations: Tensor) -> str | None:
+    "Why CKA is undefined if some of the named activations (or Gram matrices) do not vary between examples beyond float32 rounding."
+    same = [name for name, x in activations.items() if not (x - x[0]).abs().max() > 1e-6 * x.abs().max()]
+    return f"the {' and '.join(same)} activations are the same for every example (a dead or collapsed layer?)" if same else None
+
 # %% ../nbs/13_similarity.ipynb #b294a75a
 def cka(
-    k: Tensor,               # Gram matrix, shape (n, n)
+    k: Tensor,               # Gram matrix, shape (n, n), n ≥ 2
     l: Tensor,               # Gram matrix of the same examples, shape (n, n)
     debiased: bool = False,  # use the unbiased HSIC estimator (n ≥ 4)
-) -> float:                  # similarity, 1 for identical representations
+) -> float:                  # similarity, 1 for identical representations; NaN (with a warning) where undefined
     "CKA between two Gram matrices (Kornblith et al. 2019)."
-    if k.shape != l.shape or k.ndim != 2 or k.shape[0] != k.shape[1]:
-        raise ValueError(f"need two square Gram matrices of the same examples, got {tuple(k.shape)} and {tuple(l.shape)}")
+    k, l = _grams(k, l, 4 if debiased else 2)
+    if reason := _constant(k=k, l=l):
+        return _undefined(reason)
     estimate = hsic_unbiased if debiased else hsic
-    return float(estimate(k, l) / (estimate(k, k) * estimate(l, l)).sqrt())
+    scale = estimate(k, k) * estimate(l, l)
+    return float(estimate(k, l) / scale.sqrt()) if scale > 0 else _undefined()
 
 # %% ../nbs/13_similarity.ipynb #52ca7726
-def _check_pair(x: Tensor, y: Tensor) -> tuple[Tensor, Tensor]:
-    x, y = _as_matrix(x), _as_matrix(y)
+def _check_pair(x: Tensor, y: Tensor, finite: bool = True) -> tuple[Tensor, Tensor]:
+    x, y = _as_matrix(x, "x", finite), _as_matrix(y, "y", finite)
     if x.shape[0] != y.shape[0]:
         raise ValueError(f"x and y must hold the same examples: got {x.shape[0]} and {y.shape[0]} rows")
     return x, y
@@ -121,24 +159,26 @@ def _linear_cka_features(x: Tensor, y: Tensor, debiased: bool) -> float:
     xy, xx, yy = (x.T @ y).square().sum(), (x.T @ x).square().sum(), (y.T @ y).square().sum()
     if debiased:
         n = x.shape[0]
-        if n < 4:
-            raise ValueError(f"debiased CKA needs at least 4 examples, got {n}")
         rows_x, rows_y = x.square().sum(1), y.square().sum(1)
         norm_x, norm_y = rows_x.sum(), rows_y.sum()
         xy = _debiased_dot(xy, rows_x, rows_y, norm_x, norm_y, n)
         xx = _debiased_dot(xx, rows_x, rows_x, norm_x, norm_x, n)
         yy = _debiased_dot(yy, rows_y, rows_y, norm_y, norm_y, n)
-    return float(xy / (xx * yy).sqrt())
+    return float(xy / (xx * yy).sqrt()) if xx * yy > 0 else _undefined()
 
 # %% ../nbs/13_similarity.ipynb #4a1c0e13
 def linear_cka(
     x: Tensor,               # activations, shape (n_examples, ...); extra dimensions are flattened
     y: Tensor,               # activations of the same examples, shape (n_examples, ...)
     debiased: bool = False,  # unbiased HSIC (Kornblith et al.'s debiased CKA); needs n ≥ 4
-) -> float:                  # similarity, 1 for identical representations
+) -> float:                  # similarity, 1 for identical representations; NaN (with a warning) where undefined
     "Linear centred kernel alignment (Kornblith et al. 2019)."
     x, y = _check_pair(x, y)
     n, p1, p2 = x.shape[0], x.shape[1], y.shape[1]
+    if n < (4 if debiased else 2):
+        raise ValueError(f"{'debiased ' if debiased else ''}CKA needs at least {4 if debiased else 2} examples, got {n}")
+    if reason := _constant(x=x, y=y):
+        return _undefined(reason)
     if p1 * p2 + p1 * p1 + p2 * p2 <= n * (p1 + p2 + n):  # feature space is cheaper than n×n Gram matrices
         return _linear_cka_features(x, y, debiased)
     return cka(x @ x.T, y @ y.T, debiased)
@@ -147,11 +187,13 @@ def linear_cka(
 def rbf_cka(
     x: Tensor,               # activations, shape (n_examples, ...)
     y: Tensor,               # activations of the same examples, shape (n_examples, ...)
-    threshold: float = 1.0,  # RBF bandwidth as a fraction of the median pairwise distance
+    threshold: float = 1.0,  # RBF bandwidth as a fraction of the median pairwise distance, > 0
     debiased: bool = False,  # unbiased HSIC
-) -> float:                  # similarity, 1 for identical representations
+) -> float:                  # similarity, 1 for identical representations; NaN (with a warning) where undefined
     "CKA with RBF kernels (Kornblith et al. 2019)."
     x, y = _check_pair(x, y)
+    if reason := _constant(x=x, y=y):
+        return _undefined(reason)
     return cka(gram_rbf(x, threshold), gram_rbf(y, threshold), debiased)
 
 # %% ../nbs/13_similarity.ipynb #6d24c95b
@@ -167,14 +209,13 @@ def batch_gram(
     x: Tensor,  # activations of one batch, shape (batch, ...), batch ≥ 4
 ) -> BatchGram:
     "Prepare one batch's side of a minibatch-CKA update once, to reuse while it does not change (a fixed reference model)."
-    x = _as_matrix(x)
+    x = _as_matrix(x, finite=False)  # NaN (a diverged model) reaches `compute`, which says so
     if x.shape[0] < 4:
         raise ValueError(f"minibatch CKA needs batches of at least 4 examples, got {x.shape[0]}: "
                          "use a larger batch size or drop the last, short batch (drop_last=True)")
     k = _zero_diagonal(x @ x.T)
     colsum = k.sum(0)
-    varies = bool((x - x[0]).abs().max() > 1e-6 * x.abs().max())  # relative to float32 rounding of the activations
-    return BatchGram(k, colsum, _hsic_unbiased_terms(k, k, colsum, colsum).cpu(), varies)
+    return BatchGram(k, colsum, _hsic_unbiased_terms(k, k, colsum, colsum).cpu(), _constant(x=x) is None)
 
 # %% ../nbs/13_similarity.ipynb #4a1c0e1c
 class MinibatchCKA:
@@ -195,7 +236,7 @@ class MinibatchCKA:
     ):
         "Add one batch's three unbiased HSIC estimates."
         if not isinstance(x, BatchGram) and not isinstance(y, BatchGram):
-            x, y = _check_pair(x, y)
+            x, y = _check_pair(x, y, finite=False)
         x, y = (v if isinstance(v, BatchGram) else batch_gram(v) for v in (x, y))
         if x.k.shape != y.k.shape:
             raise ValueError(f"x and y must hold the same examples: got {x.k.shape[0]} and {y.k.shape[0]} rows")
@@ -211,15 +252,14 @@ class MinibatchCKA:
         "CKA from the accumulated HSIC terms."
         if self.num_batches == 0:
             raise ValueError("MinibatchCKA.compute() called before any update(x, y)")
+        if not all(math.isfinite(float(v)) for v in (self.hsic_xy, self.hsic_xx, self.hsic_yy)):
+            return _undefined("activations held NaN or infinite values (a diverged model?)")
         constant = [side for side, varies in (("x", self.x_varies), ("y", self.y_varies)) if not varies]
         if constant:  # HSIC(K, K) would be rounding noise around 0, and CKA a meaningless (even infinite) ratio
-            warnings.warn(f"CKA is undefined: the {' and '.join(constant)} activations are the same for every example "
-                          "of every batch seen (a dead or collapsed layer?); returning NaN", RuntimeWarning)
-            return math.nan
+            return _undefined(f"the {' and '.join(constant)} activations are the same for every example of every "
+                              "batch seen (a dead or collapsed layer?)")
         if not (self.hsic_xx > 0 and self.hsic_yy > 0):
-            warnings.warn("CKA is undefined: an unbiased HSIC(K, K) estimate is not positive (too few examples); "
-                          "returning NaN", RuntimeWarning)
-            return math.nan
+            return _undefined()
         return float(self.hsic_xy / (self.hsic_xx * self.hsic_yy).sqrt())
 
 # %% ../nbs/13_similarity.ipynb #378409ab
@@ -239,8 +279,13 @@ def capture_activations(
     modules: dict[str, nn.Module],  # name -> module whose output to record
 ) -> Iterator[dict[str, Tensor]]:   # name -> detached output of the latest forward pass
     "Record the outputs of `modules` while inside the `with` block; the hooks are removed on exit, errors included."
+    if not isinstance(modules, dict):
+        raise TypeError(f"modules must be a dict {{name: module}}, got {type(modules).__name__}")
     if not modules:
         raise ValueError("capture_activations needs at least one module: pass {name: module}")
+    strangers = [name for name, module in modules.items() if not isinstance(module, nn.Module)]
+    if strangers:
+        raise TypeError(f"modules {strangers} are not nn.Module: pass {{name: module}} with modules of the model")
     store, handles = {}, []
     def hook(name):
         def save(module, args, output):
@@ -281,11 +326,16 @@ def group_modules(
 # %% ../nbs/13_similarity.ipynb #ab9fb8b2
 def as_features(
     output: Tensor,           # a module's output: (batch, width), (batch, tokens, width) or (batch, channels, ...)
-    mask: Tensor | None = None,  # (batch, tokens) attention mask: 1 for real tokens
+    mask: Tensor | None = None,  # (batch, tokens) attention mask of a (batch, tokens, width) output: 1 for real tokens
 ) -> Tensor:                  # shape (batch, features)
     "One row of features per example: token sequences mean-pooled (masked), feature maps flattened."
     output = _first_tensor(output)
-    if output.ndim == 3 and mask is not None and mask.shape == output.shape[:2]:
+    if output.ndim == 0:
+        raise ValueError("a module output without a batch dimension (a scalar) has no features per example")
+    if output.ndim == 3 and mask is not None:
+        if mask.shape != output.shape[:2]:
+            raise ValueError(f"mask {tuple(mask.shape)} is not the (batch, tokens) of the output {tuple(output.shape)}: "
+                             "pass the attention mask of these tokens, or mask=None to average every position")
         return masked_mean(output, mask)
     if output.ndim == 3:
         return output.mean(1)
@@ -295,6 +345,12 @@ def as_features(
 def _model_inputs(batch) -> tuple:
     "A probe batch's model inputs: a tensor or a dict of inputs as they are; a loader batch split by `split_batch`."
     return (batch,) if isinstance(batch, (Tensor, dict)) else split_batch(batch)[0]
+
+# %% ../nbs/13_similarity.ipynb #5ed0d6de
+def _num_examples(inputs: tuple) -> int | None:
+    "How many examples a batch's inputs hold: the length of their first tensor (inside a dict too); None if none."
+    tensors = [v for x in inputs for v in (x.values() if isinstance(x, dict) else [x]) if isinstance(v, Tensor) and v.ndim]
+    return len(tensors[0]) if tensors else None
 
 # %% ../nbs/13_similarity.ipynb #4a1c0e29
 def _trim(inputs: tuple, mask: Tensor) -> tuple[tuple, Tensor]:
@@ -319,7 +375,8 @@ def _one_pass(model: nn.Module, modules: dict[str, nn.Module], inputs: tuple, ma
         inputs, mask = _trim(inputs, mask)
     with capture_activations(modules) as store:
         call_model(model, inputs)
-    return {name: as_features(t, mask) for name, t in store.items()}
+    fits = lambda t: mask is not None and t.ndim == 3 and t.shape[:2] == mask.shape  # token outputs: pool real tokens
+    return {name: as_features(t, mask if fits(t) else None) for name, t in store.items()}
 
 # %% ../nbs/13_similarity.ipynb #9ac8e473
 def group_features(
@@ -330,7 +387,10 @@ def group_features(
 ) -> dict[str, Tensor]:             # name -> (batch, features), rows in the batch's order
     """One row of features per example at every module, hooks alive only inside. Text batches run in length-sorted
     chunks, each trimmed to its longest row: the same features from fewer padded positions."""
+    chunk = None if chunk is None else check_count(chunk, "chunk")
     inputs = _model_inputs(batch)
+    if _num_examples(inputs) == 0:
+        raise ValueError("the probe batch has no examples: each probe batch needs at least one (4 for CKA)")
     text = text_inputs(inputs)
     mask = None if text is None else text[1]
     if mask is None or chunk is None or len(mask) <= chunk:
@@ -343,9 +403,17 @@ def group_features(
 
 # %% ../nbs/13_similarity.ipynb #4a1c0e2d
 def _same_modules(reference: nn.Module, model: nn.Module, modules: dict[str, nn.Module]) -> dict[str, nn.Module]:
-    "The reference model's modules at the same paths as `modules` in `model`."
+    "The reference model's modules at the same paths as `modules` in `model`; a path it lacks is an error."
     paths = {id(m): path for path, m in model.named_modules()}
-    return {name: reference.get_submodule(paths[id(module)]) for name, module in modules.items()}
+    found = {}
+    for name, module in modules.items():
+        try:
+            found[name] = reference.get_submodule(paths[id(module)])
+        except AttributeError:
+            raise ValueError(f"the reference {type(reference).__name__} has no module {paths[id(module)]!r}, where the model "
+                             f"keeps group {name!r}: layer_cka compares two models of one architecture (up to the head); "
+                             "for others pass features=...") from None
+    return found
 
 # %% ../nbs/13_similarity.ipynb #4a1c0e2e
 def layer_cka(
@@ -356,6 +424,9 @@ def layer_cka(
     features: Callable | None = None,  # instead of hooks: features(model, batch) -> {name: activations}, e.g. timm's forward_intermediates
 ) -> dict[str, float]:      # group name -> minibatch CKA (debiased) between the two models
     "Per-group CKA between a reference model and a model on the same probe batches, one batch in memory at a time."
+    if isinstance(batches, (Tensor, dict)) or not isinstance(batches, Iterable):
+        raise TypeError(f"batches must be a list (or other iterable) of probe batches, got a {type(batches).__name__}: "
+                        "for one batch x pass [x]")
     if features is None:
         modules = group_modules(model, groups)
         reference_modules = _same_modules(reference, model, modules)
@@ -364,6 +435,8 @@ def layer_cka(
     with evaluating(reference, model):
         for batch in batches:
             before, after = features(reference, batch), features(model, batch)
+            if not (isinstance(before, dict) and isinstance(after, dict)):
+                raise TypeError(f"features(model, batch) must return a dict {{name: activations}}, got {type(after).__name__}")
             for name in after:
                 scores.setdefault(name, MinibatchCKA()).update(before[name], after[name])
     if not scores:

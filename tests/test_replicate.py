@@ -85,7 +85,7 @@ def test_records_parse_and_carry_versions(tmp_path):
         assert {"torch", "fastai", "timm", "transformers"} <= set(record["versions"])
         assert record["commit"] and record["seconds"] > 0 and len(record["key"]) == 16
     summary = pd.read_csv(tmp_path / "run" / "summary.csv")
-    assert set(summary.verdict) <= {"holds", "does not hold", "needs ≥ 2 seeds"} | {f"not resolved at {n} seeds" for n in range(2, 20)}
+    assert set(summary.verdict) == {"— (quick tier: no claim)"}  # a quick tier checks the machinery, it makes no claim
 
 
 FAILING_CASE = """
