@@ -25,7 +25,7 @@ import torch
 from torch import nn
 
 from ftkit.core import seed_everything, task_accuracy
-from ftkit.forgetting import ForgettingTracker
+from ftkit.tracker import ForgettingTracker
 from ftkit.similarity import MinibatchCKA, as_features, capture_activations, linear_cka
 
 

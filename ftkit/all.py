@@ -28,11 +28,13 @@ from .replicate import *
 from .schedules import *
 from .similarity import *
 from .text import *
+from .text_cases import *
+from .tracker import *
 from .training import *
 
 # %% ../nbs/90_all.ipynb #f7eaf5dc
 # the modules by name: a module and a function may share one (`ftkit.replicate.replicate`), and the star imports above
 # bind the function
 MODULES = tuple(importlib.import_module(f"ftkit.{name}") for name in (
-    "core", "downloads", "readers", "datasets", "text", "images", "groups", "models", "discriminative", "schedules", "freezing", "chains", "caching", "cache_plans", "training", "similarity", "forgetting", "regularizers", "ledger", "replicate", "demo"))  # input -> head, as the notebooks are numbered
+    "core", "downloads", "readers", "datasets", "text", "images", "groups", "models", "discriminative", "schedules", "freezing", "chains", "caching", "cache_plans", "training", "similarity", "forgetting", "tracker", "regularizers", "ledger", "replicate", "text_cases", "demo"))  # input -> head, as the notebooks are numbered
 __all__ = ["MODULES"] + [name for module in MODULES for name in module.__all__]

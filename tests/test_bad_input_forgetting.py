@@ -25,8 +25,9 @@ matplotlib.use("Agg")
 
 from ftkit.core import TinyNet, synthetic_classification, synthetic_learner  # noqa: E402
 from ftkit.groups import layer_groups  # noqa: E402
-from ftkit.forgetting import (ForgettingTracker, diagonal_fisher, feature_distortion, forgetting_measures,  # noqa: E402
-                              plot_forgetting, probe_accuracy, probe_retention, snapshot, weight_drift)
+from ftkit.forgetting import (diagonal_fisher, feature_distortion, forgetting_measures, probe_accuracy,  # noqa: E402
+                              probe_retention, snapshot, weight_drift)
+from ftkit.tracker import ForgettingTracker, plot_forgetting  # noqa: E402
 from ftkit.ledger import RunLedger, Unit, run_units, write_json_atomic  # noqa: E402
 from ftkit.regularizers import EWC, L2SP, LwF, ewc_penalty, l2sp_penalty, lwf_loss, wise_ft, wise_ft_sweep  # noqa: E402
 from ftkit.similarity import (MinibatchCKA, as_features, capture_activations, cka, gram_linear, gram_rbf,  # noqa: E402

@@ -18,7 +18,8 @@ from transformers import BertConfig, BertModel
 
 from ftkit.core import classification_learner, masked_mean, seed_everything, synthetic_classification, synthetic_learner, task_accuracy
 from ftkit.discriminative import ScheduleRecorder
-from ftkit.forgetting import ForgettingTracker, diagonal_fisher
+from ftkit.forgetting import diagonal_fisher
+from ftkit.tracker import ForgettingTracker
 from ftkit.groups import layer_groups, splitter
 from ftkit.models import SequenceClassifier
 from ftkit.regularizers import EWC, L2SP, LwF

@@ -18,7 +18,8 @@ from ftkit.caching import ActivationStore, CachedPrefix
 from ftkit.chains import model_chain
 from ftkit.core import synthetic_classification, synthetic_learner, task_accuracy
 from ftkit.discriminative import fused_adamw
-from ftkit.forgetting import ForgettingTracker, snapshot, weight_drift
+from ftkit.forgetting import snapshot, weight_drift
+from ftkit.tracker import ForgettingTracker
 from ftkit.groups import layer_groups, splitter
 from ftkit.models import SequenceClassifier
 from ftkit.regularizers import EWC, L2SP
