@@ -343,8 +343,11 @@ def as_features(
 
 # %% ../nbs/13_similarity.ipynb #4a1c0e28
 def _model_inputs(batch) -> tuple:
-    "A probe batch's model inputs: a tensor or a dict of inputs as they are; a loader batch split by `split_batch`."
-    return (batch,) if isinstance(batch, (Tensor, dict)) else split_batch(batch)[0]
+    "A probe batch's model inputs: a tensor, a dict or a bare (input_ids, attention_mask) pair as they are; a loader batch split by `split_batch`."
+    if isinstance(batch, (Tensor, dict)): return (batch,)
+    if isinstance(batch, (tuple, list)) and text_inputs(tuple(batch)) is not None:
+        return tuple(batch)  # text inputs without labels: the mask is an input, not a target
+    return split_batch(batch)[0]
 
 # %% ../nbs/13_similarity.ipynb #5ed0d6de
 def _num_examples(inputs: tuple) -> int | None:

@@ -86,7 +86,12 @@ def _run(name: str, cache: bool):
 def test_callback_same_with_cache(name):
     cached, cached_record, cached_callback, cached_learn = _run(name, cache=True)
     plain, plain_record, plain_callback, plain_learn = _run(name, cache=False)
-    assert (cached.cache_boundary > 0).any(), f"{name}: no stage of the cached run trained through the cache"
+    # the cached run really read activations back (hits), except where the callback itself hooks a frozen layer:
+    # LwF runs the model's own features for its distillation target, so the stand-in recomputes (and says so)
+    if name == "LwF":
+        assert cached.cache_reason.str.contains("recomputed while a hook watched").any(), cached.cache_reason.tolist()
+    else:
+        assert (cached.cache == "cache").any() and cached.cache_hits.sum() > 0, f"{name}: nothing read from the cache"
     for column in ("train_loss", "valid_loss"):
         close(cached[column].values, plain[column].values, eps=1e-5)
     same(len(cached_record.losses), len(plain_record.losses))
@@ -97,9 +102,16 @@ def test_callback_same_with_cache(name):
     for a, b in zip(cached_learn.model.parameters(), plain_learn.model.parameters()):
         close(a, b, eps=1e-5)
     if isinstance(cached_callback, ForgettingTracker):
+        assert len(cached_callback.table) > 0
         columns = ["step", "epoch", "metric", "name"]
         same(cached_callback.table[columns], plain_callback.table[columns])
         close(cached_callback.table.value.values, plain_callback.table.value.values, eps=1e-5)
+    if name == "AutoRGN":  # the option did something: the same run without it ends elsewhere
+        learn = synthetic_learner(num_blocks=3, splitter=splitter, seed=0)
+        with learn.no_bar(), learn.no_logging():
+            without = fit_schedule(learn, gradual_unfreezing(layer_groups(learn.model, include_frozen=True), epochs_per_stage=1),
+                                   lr_max=1e-2, cache=False)
+        assert abs(without.train_loss.values[-1] - plain.train_loss.values[-1]) > 1e-4
     if isinstance(cached_callback, ScheduleRecorder):
         same(cached_callback.log.names, plain_callback.log.names)
         close(cached_callback.log.lrs, plain_callback.log.lrs, eps=1e-12)
