@@ -22,8 +22,8 @@ from .downloads import DataNotFoundError, RemoteFile, fetch_file, verify_files
 from .readers import read_cifar10_archive, read_class_files, read_idx, read_labelled_lines, read_usps
 
 # %% auto #0
-__all__ = ['REGISTRY', 'DatasetInfo', 'ImageSplit', 'Dataset', 'encode_labels', 'list_datasets', 'dataset_file', 'verify_dataset',
-           'cross_validation', 'load_dataset']
+__all__ = ['REGISTRY', 'DatasetInfo', 'ImageSplit', 'Dataset', 'encode_labels', 'list_datasets', 'dataset_file',
+           'cross_validation', 'load_dataset', 'verify_dataset']
 
 # %% ../nbs/03_datasets.ipynb #04e8a3ea
 @dataclass(frozen=True)
@@ -388,13 +388,6 @@ def dataset_file(
         raise KeyError(f"{name} has no file {filename!r}; it has {list(remotes)}")
     return fetch_file(remotes[filename], name, download, progress)
 
-# %% ../nbs/03_datasets.ipynb #0e866ef8
-def verify_dataset(
-    name: str,  # a data set in `REGISTRY`
-) -> dict:      # filename -> "ok", "missing" or "bad sha256 <digest>"
-    "Re-hash the files of a named data set found in the data folders against the registry."
-    return verify_files(_info(name).files, name)
-
 # %% ../nbs/03_datasets.ipynb #49d0c1e9
 def _take(split, index: np.ndarray):
     "The rows `index` of a split (a DataFrame or an `ImageSplit`)."
@@ -452,3 +445,10 @@ def load_dataset(
                          f"{', '.join(_cross_validated())}")
     splits, classes = info.reader(partial(dataset_file, name))
     return Dataset(name, splits["train"], splits.get("test"), classes, info, valid=splits.get("valid"))
+
+# %% ../nbs/03_datasets.ipynb #0e866ef8
+def verify_dataset(
+    name: str,  # a data set in `REGISTRY`
+) -> dict:      # filename -> "ok", "missing" or "bad sha256 <digest>"
+    "Re-hash the files of a named data set found in the data folders against the registry."
+    return verify_files(_info(name).files, name)

@@ -26,7 +26,7 @@ except ImportError:  # Windows: no such locks; an hour-old temporary file counts
 
 # %% auto #0
 __all__ = ['RemoteFile', 'ChecksumError', 'DataNotFoundError', 'data_folders', 'download_folder', 'sha256_of', 'check_file',
-           'download_file', 'fetch_file', 'verify_files']
+           'fetch_file', 'verify_files', 'download_file']
 
 # %% ../nbs/01_downloads.ipynb #4d0bd973
 def _hex_digest(value, what: str = "sha256") -> str:
@@ -142,6 +142,62 @@ def _remove_stale_parts(dest: Path):
         except OSError:  # held by a live download, removed meanwhile, or in a read-only folder
             continue
 
+# %% ../nbs/01_downloads.ipynb #ad9e6a7d
+def _find(remote: RemoteFile, subfolder: str) -> Path | None:
+    "The first data folder's copy of a file, if any has one."
+    for folder in data_folders():
+        if (folder / subfolder / remote.filename).is_file():
+            return folder / subfolder / remote.filename
+    return None
+
+# %% ../nbs/01_downloads.ipynb #437eeeea
+def fetch_file(
+    remote: RemoteFile,     # the file wanted
+    subfolder: str,         # its sub-folder in a data folder (ftkit uses one per data set)
+    download: bool = True,  # fetch it if missing
+    progress: bool = True,  # show a progress bar while downloading
+) -> Path:                  # an existing file of the right size and content
+    "Path to a file in the data folders, checked (size always, SHA-256 on first use), downloaded first if missing."
+    if not isinstance(remote, RemoteFile):
+        raise TypeError(f"remote must be a RemoteFile (file name, URL, SHA-256), got {type(remote).__name__} {remote!r}")
+    if (path := _find(remote, _check_subfolder(subfolder))) is not None:
+        _remove_stale_parts(path)  # a killed download's leftovers, where the file arrived some other way
+        return check_file(path, remote)
+    folder = check_output_folder(download_folder(subfolder) / subfolder)  # a folder problem is not a download problem
+    mirror = os.environ.get("FTKIT_DATA_MIRROR")
+    url = f"{mirror.rstrip('/')}/{subfolder}/{remote.filename}" if mirror else remote.url
+    where, wanted = " or ".join(str(f / subfolder) for f in data_folders()), f"{subfolder}/{remote.filename}"
+    if url is None:
+        raise DataNotFoundError(f"{wanted} has no public download; put the file (SHA-256 {remote.sha256}) into {where}")
+    if not download:
+        raise DataNotFoundError(f"{wanted} is not in {where}; download it from {url} and put it there")
+    try:
+        return download_file(url, folder / remote.filename, remote.sha256, progress=progress)
+    except ConnectionError:
+        raise  # cut short: its message says to run again
+    except OSError as e:  # urllib's URLError included: offline, unknown host, refused, missing on the mirror
+        raise DataNotFoundError(f"{wanted} is not in {where} and could not be downloaded from {url} "
+                                f"({getattr(e, 'reason', None) or e}). Download it yourself and put it into {folder} "
+                                f"(or point FTKIT_DATA at a folder that has {subfolder}/).") from e
+
+# %% ../nbs/01_downloads.ipynb #f4ce9ed5
+def verify_files(
+    remotes: list,   # `RemoteFile`s
+    subfolder: str,  # their sub-folder in the data folders
+) -> dict:           # filename -> "ok", "missing" or "bad sha256 <digest>"
+    "Re-hash the files found in the data folders against their `RemoteFile`s (nothing is downloaded)."
+    if not isinstance(remotes, (list, tuple)) or not all(isinstance(r, RemoteFile) for r in remotes):
+        raise TypeError(f"remotes must be a list of RemoteFile, got {type(remotes).__name__}: wrap one file as [remote]")
+    result = {}
+    for remote in remotes:
+        path = _find(remote, _check_subfolder(subfolder))
+        if path is None:
+            result[remote.filename] = "missing"
+        else:
+            actual = sha256_of(path)
+            result[remote.filename] = "ok" if actual == remote.sha256 else f"bad sha256 {actual}"
+    return result
+
 # %% ../nbs/01_downloads.ipynb #4d37c5e4
 def _new_part(dest: Path) -> tuple[int, str]:  # (open file descriptor, path)
     "A new hidden temporary file beside `dest`, locked for as long as it is open (where the OS has locks)."
@@ -207,59 +263,3 @@ def download_file(
             Path(tmp).unlink(missing_ok=True)
             raise
     return dest
-
-# %% ../nbs/01_downloads.ipynb #ad9e6a7d
-def _find(remote: RemoteFile, subfolder: str) -> Path | None:
-    "The first data folder's copy of a file, if any has one."
-    for folder in data_folders():
-        if (folder / subfolder / remote.filename).is_file():
-            return folder / subfolder / remote.filename
-    return None
-
-# %% ../nbs/01_downloads.ipynb #437eeeea
-def fetch_file(
-    remote: RemoteFile,     # the file wanted
-    subfolder: str,         # its sub-folder in a data folder (ftkit uses one per data set)
-    download: bool = True,  # fetch it if missing
-    progress: bool = True,  # show a progress bar while downloading
-) -> Path:                  # an existing file of the right size and content
-    "Path to a file in the data folders, checked (size always, SHA-256 on first use), downloaded first if missing."
-    if not isinstance(remote, RemoteFile):
-        raise TypeError(f"remote must be a RemoteFile (file name, URL, SHA-256), got {type(remote).__name__} {remote!r}")
-    if (path := _find(remote, _check_subfolder(subfolder))) is not None:
-        _remove_stale_parts(path)  # a killed download's leftovers, where the file arrived some other way
-        return check_file(path, remote)
-    folder = check_output_folder(download_folder(subfolder) / subfolder)  # a folder problem is not a download problem
-    mirror = os.environ.get("FTKIT_DATA_MIRROR")
-    url = f"{mirror.rstrip('/')}/{subfolder}/{remote.filename}" if mirror else remote.url
-    where, wanted = " or ".join(str(f / subfolder) for f in data_folders()), f"{subfolder}/{remote.filename}"
-    if url is None:
-        raise DataNotFoundError(f"{wanted} has no public download; put the file (SHA-256 {remote.sha256}) into {where}")
-    if not download:
-        raise DataNotFoundError(f"{wanted} is not in {where}; download it from {url} and put it there")
-    try:
-        return download_file(url, folder / remote.filename, remote.sha256, progress=progress)
-    except ConnectionError:
-        raise  # cut short: its message says to run again
-    except OSError as e:  # urllib's URLError included: offline, unknown host, refused, missing on the mirror
-        raise DataNotFoundError(f"{wanted} is not in {where} and could not be downloaded from {url} "
-                                f"({getattr(e, 'reason', None) or e}). Download it yourself and put it into {folder} "
-                                f"(or point FTKIT_DATA at a folder that has {subfolder}/).") from e
-
-# %% ../nbs/01_downloads.ipynb #f4ce9ed5
-def verify_files(
-    remotes: list,   # `RemoteFile`s
-    subfolder: str,  # their sub-folder in the data folders
-) -> dict:           # filename -> "ok", "missing" or "bad sha256 <digest>"
-    "Re-hash the files found in the data folders against their `RemoteFile`s (nothing is downloaded)."
-    if not isinstance(remotes, (list, tuple)) or not all(isinstance(r, RemoteFile) for r in remotes):
-        raise TypeError(f"remotes must be a list of RemoteFile, got {type(remotes).__name__}: wrap one file as [remote]")
-    result = {}
-    for remote in remotes:
-        path = _find(remote, _check_subfolder(subfolder))
-        if path is None:
-            result[remote.filename] = "missing"
-        else:
-            actual = sha256_of(path)
-            result[remote.filename] = "ok" if actual == remote.sha256 else f"bad sha256 {actual}"
-    return result

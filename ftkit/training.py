@@ -29,44 +29,7 @@ from .groups import resolve_groups
 from .schedules import OneCycle, Stage, check_schedule
 
 # %% auto #0
-__all__ = ['AutoRGN', 'AutoRGNCallback', 'fit_schedule', 'train_schedule']
-
-# %% ../nbs/12_training.ipynb #4171440e
-class AutoRGN:
-    "Scale each trainable tensor's update by its relative gradient norm ‖g‖/‖θ‖, normalised by the step's largest."
-    def __init__(self, params: Iterable[nn.Parameter] | nn.Module, eps: float = 1e-12):  # a model: all its parameters
-        if isinstance(eps, bool) or not isinstance(eps, numbers.Real) or not eps >= 0:
-            raise ValueError(f"eps must be a number >= 0, got {eps!r}")
-        params = params.parameters() if isinstance(params, nn.Module) else params
-        self.params, self.eps, self.saved, self.scales = list(params), eps, None, None
-
-    def before_step(self):
-        "Call after backward, before optimizer.step(): record RGN scales and current weights."
-        live = [p for p in self.params if p.requires_grad and p.grad is not None]
-        norms = [p.detach().norm() for p in live]
-        # a tensor at zero (a zero-initialised bias, LoRA's B) has no relative scale: it takes full steps and stays
-        # out of the normalisation, which its infinite ratio would otherwise take over (stopping every other tensor)
-        rgn = {p: p.grad.norm() / n for p, n in zip(live, norms) if n > self.eps}
-        top = torch.stack(list(rgn.values())).max() if rgn else torch.tensor(1.0)
-        self.scales = {p: (rgn[p] / (top + self.eps)).item() if p in rgn else 1.0 for p in live}
-        self.saved = {p: p.detach().clone() for p in live}
-
-    @torch.no_grad()
-    def after_step(self):
-        "Call after optimizer.step(): keep only `scale` of each tensor's update."
-        if self.saved is None:
-            raise RuntimeError("after_step() needs before_step() first: call it after backward, before optimizer.step()")
-        for p, old in self.saved.items():
-            p.copy_(old + self.scales[p] * (p - old))
-        self.saved = None
-
-# %% ../nbs/12_training.ipynb #526ee32a
-class AutoRGNCallback(Callback):
-    "fastai callback around `AutoRGN`: scale each trainable tensor's update by its relative gradient norm."
-    order = 5
-    def __init__(self, params: Iterable[nn.Parameter], eps: float = 1e-12): self.rgn = AutoRGN(params, eps)
-    def before_step(self): self.rgn.before_step()
-    def after_step(self): self.rgn.after_step()
+__all__ = ['fit_schedule', 'train_schedule', 'AutoRGN', 'AutoRGNCallback']
 
 # %% ../nbs/12_training.ipynb #ace57a33
 class _PeakLR(Callback):
@@ -409,3 +372,40 @@ def train_schedule(
     runner = _TorchRunner(model, groups, train_loader, valid_loader, loss_func, _metric_list(metrics, valid_loader), opt_func,
                           sum(s.epochs for s in schedule) if progress else 0)
     return _run_schedule(runner, schedule, lr_max, freezing, cache, auto_rgn)
+
+# %% ../nbs/12_training.ipynb #4171440e
+class AutoRGN:
+    "Scale each trainable tensor's update by its relative gradient norm ‖g‖/‖θ‖, normalised by the step's largest."
+    def __init__(self, params: Iterable[nn.Parameter] | nn.Module, eps: float = 1e-12):  # a model: all its parameters
+        if isinstance(eps, bool) or not isinstance(eps, numbers.Real) or not eps >= 0:
+            raise ValueError(f"eps must be a number >= 0, got {eps!r}")
+        params = params.parameters() if isinstance(params, nn.Module) else params
+        self.params, self.eps, self.saved, self.scales = list(params), eps, None, None
+
+    def before_step(self):
+        "Call after backward, before optimizer.step(): record RGN scales and current weights."
+        live = [p for p in self.params if p.requires_grad and p.grad is not None]
+        norms = [p.detach().norm() for p in live]
+        # a tensor at zero (a zero-initialised bias, LoRA's B) has no relative scale: it takes full steps and stays
+        # out of the normalisation, which its infinite ratio would otherwise take over (stopping every other tensor)
+        rgn = {p: p.grad.norm() / n for p, n in zip(live, norms) if n > self.eps}
+        top = torch.stack(list(rgn.values())).max() if rgn else torch.tensor(1.0)
+        self.scales = {p: (rgn[p] / (top + self.eps)).item() if p in rgn else 1.0 for p in live}
+        self.saved = {p: p.detach().clone() for p in live}
+
+    @torch.no_grad()
+    def after_step(self):
+        "Call after optimizer.step(): keep only `scale` of each tensor's update."
+        if self.saved is None:
+            raise RuntimeError("after_step() needs before_step() first: call it after backward, before optimizer.step()")
+        for p, old in self.saved.items():
+            p.copy_(old + self.scales[p] * (p - old))
+        self.saved = None
+
+# %% ../nbs/12_training.ipynb #526ee32a
+class AutoRGNCallback(Callback):
+    "fastai callback around `AutoRGN`: scale each trainable tensor's update by its relative gradient norm."
+    order = 5
+    def __init__(self, params: Iterable[nn.Parameter], eps: float = 1e-12): self.rgn = AutoRGN(params, eps)
+    def before_step(self): self.rgn.before_step()
+    def after_step(self): self.rgn.after_step()
