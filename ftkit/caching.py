@@ -16,7 +16,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from .core import batch_to, check_output_folder, evaluating, is_writable, unwrap_model
+from .core import batch_to, check_output_folder, evaluating, unwrap_model
 from .freezing import DROPOUT_TYPES, _check_model, _force_eval, _trainable_names
 from .groups import LayerGroup
 
@@ -42,9 +42,6 @@ def _spill_folder(spill_dir) -> str | None:
         check_output_folder(spill_dir)
     except (OSError, ValueError) as e:
         raise type(e)(f"spill_dir: {e}") from None
-    if not is_writable(spill_dir):
-        raise PermissionError(f"spill_dir {spill_dir} cannot be written: give a folder you can write to "
-                              "(None: the system's temporary folder)")
     return str(spill_dir)
 
 # %% ../nbs/11b_caching.ipynb #9fa3be67
@@ -174,6 +171,7 @@ def _own_forward(module: nn.Module):
 # %% ../nbs/11b_caching.ipynb #a96e9bac
 class CachedPrefix(nn.Module):
     "Stands in for `module` during a stage: runs the frozen prefix once per distinct input, then only the trainable suffix."
+    wraps_module = True  # `ftkit.core.unwrap_model` reaches the model at `.module`
     def __init__(
         self, module: nn.Module, chain, boundary: int,
         stores: dict | None = None,  # boundary -> ActivationStore, shared across a run's stages (default: its own)

@@ -25,10 +25,10 @@ from fastai.metrics import accuracy
 from torch import Tensor, nn
 
 # %% auto #0
-__all__ = ['check_count', 'seed_everything', 'default_device', 'cache_dir', 'is_writable', 'check_output_folder', 'atomic_file',
-           'write_csv_atomic', 'staged_folder', 'library_versions', 'TinyNet', 'synthetic_classification',
-           'classification_learner', 'synthetic_learner', 'split_batch', 'call_model', 'batch_to', 'text_inputs',
-           'masked_mean', 'unwrap_model', 'evaluating', 'encode', 'task_accuracy']
+__all__ = ['OUTPUT_MARKER', 'check_count', 'seed_everything', 'default_device', 'cache_dir', 'is_writable', 'check_output_folder',
+           'check_replaceable', 'atomic_file', 'write_csv_atomic', 'staged_folder', 'library_versions', 'TinyNet',
+           'synthetic_classification', 'classification_learner', 'synthetic_learner', 'split_batch', 'call_model',
+           'batch_to', 'text_inputs', 'masked_mean', 'unwrap_model', 'evaluating', 'encode', 'task_accuracy']
 
 # %% ../nbs/00_core.ipynb #6c0a654b
 def check_count(
@@ -110,7 +110,7 @@ def is_writable(
         folder = folder.parent
     return folder.is_dir() and os.access(folder, os.W_OK) and bool(folder.stat().st_mode & 0o222)
 
-# %% ../nbs/00_core.ipynb #111295a5
+# %% ../nbs/00_core.ipynb #59916f0b
 def check_output_folder(
     path: Path | str,  # where a run will write its files (created if missing)
 ) -> Path:             # the same path
@@ -125,8 +125,30 @@ def check_output_folder(
         ancestor = ancestor.parent
     if not ancestor.is_dir():
         raise NotADirectoryError(f"{path} lies under {ancestor}, which is a file; give a folder path")
-    if not is_writable(path.parent):
-        raise PermissionError(f"cannot write in {ancestor}; give an output folder you can write to")
+    for folder in ([path] if path.is_dir() else []) + [path.parent]:
+        if not is_writable(folder):
+            raise PermissionError(f"cannot write in {folder if folder.exists() else ancestor}; give an output folder you can write to")
+    return path
+
+# %% ../nbs/00_core.ipynb #6d1d9d67
+OUTPUT_MARKER = ".ftkit-output"  # written into every folder ftkit fills as a set, so it may replace that folder later
+
+def _ours(folder: Path) -> bool:
+    "A folder ftkit may write over: empty, marked as a staged output, or a run ledger (its `units/`)."
+    return not any(folder.iterdir()) or (folder / OUTPUT_MARKER).is_file() or (folder / "units").is_dir()
+
+def check_replaceable(
+    path: Path | str,  # a results folder that a run will write (or replace as a whole)
+) -> Path:             # the same path
+    "`check_output_folder`, and refuse the current folder, a folder above it, and a folder holding files ftkit did not write."
+    path = check_output_folder(path)
+    here = Path.cwd().resolve()
+    if path.resolve() == here or path.resolve() in here.parents:
+        raise ValueError(f"{path} is the current folder or one above it; give a new folder for the results")
+    if path.is_dir() and not _ours(path):
+        shown = ", ".join(sorted(p.name for p in path.iterdir())[:3])
+        raise FileExistsError(f"{path} already holds files ftkit did not write ({shown}, …); give a new or empty folder "
+                              "(ftkit replaces its own results folders as a whole)")
     return path
 
 # %% ../nbs/00_core.ipynb #d12229cd
@@ -172,10 +194,11 @@ def staged_folder(
     dest: Path | str,  # the folder the files should end up in; replaced as a whole if it exists
 ) -> Iterator[Path]:   # a temporary folder beside `dest` to write the files into
     "Write a set of files into a temporary folder, then swap it in for `dest`; on error `dest` is left untouched."
-    dest = check_output_folder(dest)
+    dest = check_replaceable(dest)
     dest.parent.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(dir=dest.parent, prefix=f".{dest.name}.new-"))
     staging.chmod(0o777 & ~_umask())  # as a normal mkdir would make it: colleagues may read the results
+    (staging / OUTPUT_MARKER).write_text("written by ftkit as one set; ftkit may replace this folder as a whole\n")
     try:
         yield staging
     except BaseException:
@@ -340,18 +363,25 @@ def masked_mean(
     weights = mask.to(hidden.dtype).unsqueeze(-1)  # a row with no real token pools to zeros
     return (hidden * weights).sum(1) / weights.sum(1).clamp_min(1)
 
-# %% ../nbs/00_core.ipynb #6557404c
+# %% ../nbs/00_core.ipynb #e57e7b9d
+_WRAPPERS = (nn.DataParallel, nn.parallel.DistributedDataParallel)
+
+def _wrapper(model: nn.Module) -> bool:
+    "A known wrapper that keeps its model at `.module`: torch's (Distributed)DataParallel and FSDP, timm's ModelEma, or a class that says so."
+    return (isinstance(model, _WRAPPERS) or getattr(type(model), "wraps_module", False)
+            or type(model).__name__.startswith(("FullyShardedDataParallel", "ModelEma")))
+
 def unwrap_model(
     model: nn.Module,  # a model, or a wrapper around one (DDP, DataParallel, torch.compile, ftkit's caching stand-in)
 ) -> nn.Module:        # the innermost model
-    "The model inside any wrappers: follows `.module` and `._orig_mod` down."
+    "The model inside known wrappers: `.module` of DDP/DataParallel/FSDP/ModelEma and of classes with `wraps_module = True`, `._orig_mod` of torch.compile."
     while True:
-        inner = getattr(model, "module", None)
-        if not isinstance(inner, nn.Module):
-            inner = getattr(model, "_orig_mod", None)
-        if not isinstance(inner, nn.Module):
+        if _wrapper(model) and isinstance(getattr(model, "module", None), nn.Module):
+            model = model.module
+        elif isinstance(getattr(model, "_orig_mod", None), nn.Module):
+            model = model._orig_mod
+        else:
             return model
-        model = inner
 
 # %% ../nbs/00_core.ipynb #1823e36e
 @contextmanager

@@ -18,7 +18,7 @@ warnings.filterwarnings("ignore", category=FutureWarning)
 import timm  # noqa: E402
 import transformers  # noqa: E402
 
-from ftkit.core import cache_dir, check_output_folder, staged_folder  # noqa: E402
+from ftkit.core import OUTPUT_MARKER, cache_dir, check_output_folder, staged_folder, unwrap_model  # noqa: E402
 from ftkit.discriminative import group_lrs, param_groups  # noqa: E402
 from ftkit.groups import layer_groups, resolve_groups  # noqa: E402
 from ftkit.models import CheckpointError, create_timm_model, hf_classifier  # noqa: E402
@@ -175,7 +175,28 @@ def test_kill_while_saving_keeps_the_old_results_whole(tmp_path):
     assert process.stdout.readline().strip() == "half written"
     process.send_signal(signal.SIGKILL)
     process.wait(timeout=30)
-    assert {p.name: p.read_text() for p in out.iterdir()} == {"results.csv": "old", "summary.txt": "old"}
+    files = lambda: {p.name: p.read_text() for p in out.iterdir() if p.name != OUTPUT_MARKER}
+    assert files() == {"results.csv": "old", "summary.txt": "old"}
     with staged_folder(out) as staging:  # the next save still works, and replaces the set as a whole
         (staging / "results.csv").write_text("next")
-    assert [p.name for p in out.iterdir()] == ["results.csv"]
+    assert files() == {"results.csv": "next"}
+
+
+def test_a_folder_of_ones_own_is_never_replaced(tmp_path):
+    "staged_folder replaces only folders ftkit wrote: a user's folder keeps every file."
+    (tmp_path / "thesis").mkdir()
+    (tmp_path / "thesis" / "thesis.tex").write_text("years of work")
+    with pytest.raises(FileExistsError, match="already holds files ftkit did not write"):
+        with staged_folder(tmp_path / "thesis") as staging:
+            (staging / "results.csv").write_text("new")
+    assert [p.name for p in (tmp_path / "thesis").iterdir()] == ["thesis.tex"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["thesis"]  # no staging folder left behind
+
+
+def test_unwrap_model_leaves_a_users_module_attribute_alone():
+    class Net(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.module, self.head = nn.Linear(4, 4), nn.Linear(4, 2)
+    net = Net()
+    assert unwrap_model(net) is net and unwrap_model(nn.DataParallel(net)) is net
