@@ -16,6 +16,8 @@ from typing import Callable, Iterator
 import numpy as np
 import pandas as pd
 import torch
+from sklearn.datasets import load_digits
+from sklearn.model_selection import StratifiedKFold
 
 from .core import check_count
 from .downloads import DataNotFoundError, RemoteFile, fetch_file, verify_files
@@ -273,7 +275,6 @@ def _read_class_set(encoding: str, files: dict, fetch: Callable) -> tuple:
 # %% ../nbs/03_datasets.ipynb #09459ca2
 def _read_digits(fetch: Callable) -> tuple:
     "scikit-learn's copy of the UCI digits: it ships with the library, so there is nothing to fetch."
-    from sklearn.datasets import load_digits  # half a second to import, for this one set
     digits = load_digits()
     images = np.rint(digits.images * 255 / 16).astype(np.uint8)[:, None]  # 0..16 -> 0..255
     return {"all": ImageSplit(images, digits.target)}, _DIGITS
@@ -404,7 +405,6 @@ def cross_validation(
     seed: int = 0,       # seed of the fold assignment
 ) -> Iterator[Dataset]:  # one Dataset per fold, its test split being that fold
     "Every fold of a data set that has no official split, in order; arguments and class sizes checked before the first."
-    from sklearn.model_selection import StratifiedKFold  # half a second to import: only the cross-validated sets need it
     if _info(name) and name not in _cross_validated():
         raise ValueError(f"{name} has an official train/test split; folds apply only to {', '.join(_cross_validated())}")
     num_folds, seed = check_count(num_folds, "num_folds", 2), check_count(seed, "seed", 0)

@@ -14,7 +14,9 @@ from typing import Callable
 
 import numpy as np
 import torch
+from fastai.data.core import DataLoaders
 from PIL import Image, ImageOps
+from timm.data import resolve_data_config
 from torch import nn
 from torch.utils.data import BatchSampler, RandomSampler, SequentialSampler
 
@@ -255,7 +257,6 @@ def image_transform(
     channels: int | None = None,      # override the channel count (default: the model's first convolution's)
 ) -> ImageTransform:
     "The resize + normalisation a model's pretrained config asks for."
-    from timm.data import resolve_data_config  # timm takes over a second to import: only this function needs it
     if isinstance(model, dict):
         if missing := [k for k in ("input_size", "mean", "std") if k not in model]:
             raise ValueError(f"a config dict needs input_size, mean and std (timm's names); {missing} missing from {sorted(model)}")
@@ -319,7 +320,6 @@ def image_dataloaders(
     device=None,                      # device for fastai (default: the model's)
 ):
     "fastai `DataLoaders` (train, valid) over an image Dataset, resized and normalised for `model`."
-    from fastai.data.core import DataLoaders  # over half a second to import: only the fastai route needs it
     if not isinstance(dataset, Dataset):
         raise TypeError(f"image_dataloaders takes an image Dataset, got {type(dataset).__name__}; for one split use image_dataloader")
     if dataset.kind != "image":

@@ -18,6 +18,7 @@ from typing import Callable, Iterator
 import numpy as np
 import pandas as pd
 import torch
+from fastai.data.core import DataLoaders
 
 from .core import check_count
 from .datasets import Dataset, encode_labels
@@ -328,7 +329,6 @@ def text_dataloaders(
     device=None,               # device for fastai (default: the model's)
 ):
     "fastai `DataLoaders` (train, valid) over a text Dataset, tokenized for `tokenizer`."
-    from fastai.data.core import DataLoaders  # over half a second to import: only the fastai route needs it
     if not isinstance(dataset, Dataset):
         raise TypeError(f"text_dataloaders takes a text Dataset (e.g. from text_dataset), got {type(dataset).__name__}; "
                         "for one split use text_dataloader")
