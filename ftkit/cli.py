@@ -8,6 +8,7 @@ from __future__ import annotations
 import argparse
 import sys
 import time
+import warnings
 from dataclasses import replace
 
 # %% auto #0
@@ -59,9 +60,26 @@ def _fail(command: str, message: str) -> int:
     print(f"ftkit {command}: {message}", file=sys.stderr)
     return 2
 
+# %% ../nbs/99_cli.ipynb #551883f9
+def _replicate_checks(args, out: str) -> str:
+    "Everything about a replication that can be checked before the first unit runs; the device its units run on."
+    from ftkit.core import check_output_folder, default_device
+    from ftkit.ledger import RunLedger
+    from ftkit.replicate import CASES
+    case = CASES[args.case]
+    check_output_folder(out)
+    requested = str(default_device(args.device))  # an unavailable --device is refused, even for a case that runs elsewhere
+    device = case.device or requested
+    units = case.units(quick=args.quick, seeds=args.seeds, data=args.data, device=device)
+    ledger = RunLedger(out)  # an existing folder that cannot be written is refused here
+    with ledger.lock():      # so is a folder another run is using, and a record that is not its unit's
+        ledger.missing(units)
+    return device
+
+# %% ../nbs/99_cli.ipynb #cc67dcc1
 def _replicate(args) -> int:
     # the cases load fastai, torch and transformers (seconds): imported when the command runs, so `ftkit --help` is instant
-    from ftkit.core import check_output_folder, default_device
+    from ftkit.ledger import LedgerBusyError, OtherCommitWarning
     from ftkit.replicate import CASES, replicate
     if args.list:
         for name, case in CASES.items(): print(f"{name:20s} {case.claim}")
@@ -69,18 +87,23 @@ def _replicate(args) -> int:
     if args.case is None: return _fail("replicate", "give a case (see `ftkit replicate --list`)")
     if args.case not in CASES: return _fail("replicate", f"unknown case {args.case!r}; the cases are {', '.join(CASES)}")
     out = args.out or f"replications/{args.case}"
-    try:  # everything that can be checked is checked before the first unit runs
-        check_output_folder(out)
-        device = str(default_device(args.device))
-        CASES[args.case].units(quick=args.quick, seeds=args.seeds, data=args.data, device=device)
-    except (OSError, ValueError, TypeError, RuntimeError) as e:
+    try:
+        device = _replicate_checks(args, out)
+    except (OSError, ValueError, TypeError, RuntimeError) as e:  # CorruptRecordError is a ValueError, LedgerBusyError a RuntimeError
         return _fail("replicate", str(e))
-    tier = "quick" if args.quick else "full"
-    print(f"ftkit replicate {args.case} ({tier} tier, device {device}) -> {out}", flush=True)
+    print(f"ftkit replicate {args.case} ({'quick' if args.quick else 'full'} tier, device {device}) -> {out}", flush=True)
     start = time.perf_counter()
-    result = replicate(args.case, out, quick=args.quick, seeds=args.seeds, device=device, data=args.data)
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", OtherCommitWarning)  # said below, in the command's words
+            result = replicate(args.case, out, quick=args.quick, seeds=args.seeds, device=device, data=args.data)
+    except LedgerBusyError as e:  # another run took the folder since the checks
+        return _fail("replicate", str(e))
     print(f"\n{result.summary.to_string(index=False)}\n")
     print(f"{result.report}; wrote results.csv, summary.csv and {args.case}.png in {out} in {time.perf_counter() - start:.0f} s")
+    if other := result.report.other_commit:
+        print(f"ftkit replicate: {len(other)} of the {len(result.report.skipped)} done units were computed at another commit "
+              "of ftkit and reused as they are; give a new --out to recompute them under this code", file=sys.stderr)
     for unit in result.missing:
         print(f"failed: {unit.setting} seed {unit.seed} (error in {out}/units/{unit.filename})", file=sys.stderr)
     return 1 if result.missing else 0

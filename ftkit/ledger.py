@@ -5,6 +5,7 @@
 # %% ../nbs/16_ledger.ipynb #00736687
 from __future__ import annotations
 
+import fcntl
 import hashlib
 import importlib.util
 import json
@@ -14,9 +15,11 @@ import re
 import subprocess
 import time
 import traceback
+import warnings
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable, Iterable
+from typing import Callable, Iterable, Iterator
 
 import numpy as np
 import pandas as pd
@@ -25,7 +28,8 @@ from fastprogress.fastprogress import progress_bar
 from .core import atomic_file, check_count, check_output_folder, is_writable, library_versions
 
 # %% auto #0
-__all__ = ['Unit', 'write_json_atomic', 'CorruptRecordError', 'RunLedger', 'RunReport', 'run_units']
+__all__ = ['Unit', 'write_json_atomic', 'CorruptRecordError', 'LedgerBusyError', 'OtherCommitWarning', 'RunLedger', 'RunReport',
+           'run_units']
 
 # %% ../nbs/16_ledger.ipynb #ce1591c0
 @dataclass(frozen=True)
@@ -56,22 +60,25 @@ class Unit:
         return hashlib.sha256(text.encode()).hexdigest()[:16]
 
     @property
-    def filename(self) -> str:  # e.g. "ulmfit-ablation--freez-discr--s0--3f2a9c1e.json"
-        "The record's file name: readable, and unique by the key."
+    def filename(self) -> str:  # e.g. "ulmfit-ablation--freez-discr--s0--3f2a9c1e0b7d5a64.json"
+        "The record's file name: readable, and unique by the full key."
         slug = lambda text: re.sub(r"[^a-z0-9]+", "-", text.lower()).strip("-")[:40] or "x"
-        return f"{slug(self.case)}--{slug(self.setting)}--s{self.seed}--{self.key[:8]}.json"
+        return f"{slug(self.case)}--{slug(self.setting)}--s{self.seed}--{self.key}.json"
 
 # %% ../nbs/16_ledger.ipynb #f612752a
 def write_json_atomic(
     path: Path | str,  # the file to (re)place
     data: dict,        # JSON data
 ) -> Path:
-    "Write JSON through `ftkit.core.atomic_file`: the file is whole or absent, never half-written; non-JSON data is refused first."
+    "Write strict JSON through `ftkit.core.atomic_file`: the file is whole or absent; non-JSON data (NaN and ±inf included) is refused first."
     try:
-        text = json.dumps(data, indent=1, sort_keys=True)
-    except (TypeError, ValueError) as e:
+        text = json.dumps(data, indent=1, sort_keys=True, allow_nan=False)
+    except TypeError as e:
         raise TypeError(f"{path}: the data is not JSON ({e}): convert tensors and arrays first (tensor.item(), "
                         "array.tolist())") from None
+    except ValueError as e:
+        raise ValueError(f"{path}: the data is not strict JSON ({e}): NaN and ±inf have no JSON form; store finite "
+                         "numbers (None for a missing one)") from None
     with atomic_file(path) as temporary:
         temporary.write_text(text)
     return Path(path)
@@ -93,12 +100,31 @@ def _commit() -> str:
 class CorruptRecordError(ValueError):
     "A record file that is not a ledger record (edited by hand, or written by something else)."
 
+# %% ../nbs/16_ledger.ipynb #7a6f533b
+class LedgerBusyError(RuntimeError):
+    "Another run holds the run folder's lock: two runs writing one folder would mix their records."
+
+# %% ../nbs/16_ledger.ipynb #5b5db589
+class OtherCommitWarning(UserWarning):
+    "A run reused done records that were computed at another git commit of ftkit than the one running now."
+
 # %% ../nbs/16_ledger.ipynb #ad5a6f28
 _COLUMNS = ("case", "setting", "seed", "status", "seconds", "device", "error")  # the results table's own columns
 
+# %% ../nbs/16_ledger.ipynb #15d44c12
+def _non_finite(value, where: str) -> list[str]:
+    "Where `value` (a number, or lists, tuples and dicts of them) holds NaN or ±inf, as paths like `curve[2]=inf`."
+    if isinstance(value, float):
+        return [] if math.isfinite(value) else [f"{where}={value}"]
+    if isinstance(value, (list, tuple)):
+        return [found for i, item in enumerate(value) for found in _non_finite(item, f"{where}[{i}]")]
+    if isinstance(value, dict):
+        return [found for key, item in value.items() for found in _non_finite(item, f"{where}[{key!r}]")]
+    return []
+
 # %% ../nbs/16_ledger.ipynb #7daf19b7
 def _json_metrics(metrics: dict) -> dict:
-    "Metrics as JSON data: NumPy numbers and arrays converted; tensors, non-string names and the table's columns refused."
+    "Metrics as JSON data: NumPy numbers and arrays converted; tensors, non-finite numbers, non-string names and the table's columns refused."
     if not isinstance(metrics, dict):
         raise TypeError(f"metrics must be a dict {{name: value}}, got {type(metrics).__name__}")
     names = [name for name in metrics if not isinstance(name, str)]
@@ -114,12 +140,16 @@ def _json_metrics(metrics: dict) -> dict:
             kind = f"{type(value).__module__.split('.')[0]}.{type(value).__name__}"
             raise TypeError(f"metric {name!r} is a {kind}, not JSON data: return a number or a list (e.g. tensor.item())") from None
         converted[name] = value
+    if bad := [found for name, value in converted.items() for found in _non_finite(value, name)]:
+        raise ValueError(f"non-finite metric(s) {', '.join(bad)}: a NaN metric or an infinite one means the computation "
+                         "diverged or divided by zero; return finite numbers (None for a metric that does not apply)")
     return converted
 
 # %% ../nbs/16_ledger.ipynb #f9cdfbe7
 def _check_writable(folder: Path):
     if not is_writable(folder):
-        raise PermissionError(f"cannot write in {folder}: a ledger writes a record per unit there; make it writable or give another folder")
+        raise PermissionError(f"cannot write in {folder}: a run keeps its records, its lock and its results there; make it "
+                              "writable or give another folder")
 
 # %% ../nbs/16_ledger.ipynb #4bce3285
 class RunLedger:
@@ -131,9 +161,21 @@ class RunLedger:
         self.folder = check_output_folder(folder)  # a file, a path under one, a read-only place: refused before any work
         self.units_dir = check_output_folder(self.folder / "units")
         self.units_dir.mkdir(parents=True, exist_ok=True)
-        _check_writable(self.units_dir)
-        for stale in self.units_dir.glob(".*.tmp"):  # left by a writer killed before its rename
-            stale.unlink(missing_ok=True)
+        for place in (self.folder, self.units_dir):
+            _check_writable(place)
+
+    @contextmanager
+    def lock(self) -> Iterator[None]:
+        "Hold the folder for one run (an exclusive `flock`); clear temporary files left by killed writers while held."
+        with open(self.folder / ".ledger.lock", "a") as handle:
+            try:
+                fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                raise LedgerBusyError(f"another run is using {self.folder}: wait for it to finish, or give another run "
+                                      "folder") from None
+            for stale in self.units_dir.glob(".*.tmp"):  # no live writer can own one now
+                stale.unlink(missing_ok=True)
+            yield  # closing the file releases the lock; so does the end of the process, kill -9 included
 
     def path(self, unit: Unit) -> Path:
         "Where `unit`'s record lives."
@@ -142,7 +184,7 @@ class RunLedger:
         return self.units_dir / unit.filename
 
     def record(self, unit: Unit) -> dict | None:
-        "The unit's record, or None if it has none yet."
+        "The unit's record (checked to be this unit's), or None if it has none yet."
         path = self.path(unit)
         return _read_record(path) if path.exists() else None
 
@@ -193,7 +235,7 @@ _FIELDS = {"case", "setting", "config", "seed", "key", "status", "metrics", "err
            "commit", "versions"}
 
 def _read_record(path: Path) -> dict:
-    "A record, checked to be one; a file that is not gives one error naming it and what to do."
+    "A record, checked to be one and to be the record of the unit its file is named after; otherwise one clear error."
     try:
         record = json.loads(path.read_text())
     except (OSError, UnicodeDecodeError, json.JSONDecodeError) as e:
@@ -201,39 +243,41 @@ def _read_record(path: Path) -> dict:
     missing = _FIELDS - set(record) if isinstance(record, dict) else _FIELDS
     if missing:
         raise CorruptRecordError(f"{path} is not a ledger record (it lacks {sorted(missing)}); delete it to run that unit again")
+    try:
+        key = Unit(record["case"], record["setting"], record["config"], record["seed"]).key
+    except (TypeError, ValueError) as e:
+        raise CorruptRecordError(f"{path} is not a ledger record ({e}); delete it to run that unit again") from None
+    named = path.name.endswith((f"--{key}.json", f"--{key[:8]}.json"))  # 8 digits: named before files carried the whole key
+    if record["key"] != key or not named:
+        raise CorruptRecordError(f"{path}: the record's key {record['key']!r} does not match its file name and its case, "
+                                 "setting, config and seed: it was copied, renamed or edited by hand; delete it to run "
+                                 "that unit again")
     return record
 
 # %% ../nbs/16_ledger.ipynb #50d64316
 @dataclass
 class RunReport:
     "What one `run_units` call did."
-    ran: list = field(default_factory=list)      # units computed now
-    skipped: list = field(default_factory=list)  # units already done
-    failed: list = field(default_factory=list)   # units that raised or gave a NaN metric (now or before)
+    ran: list = field(default_factory=list)           # units computed now
+    skipped: list = field(default_factory=list)       # units already done
+    failed: list = field(default_factory=list)        # units that raised or gave a non-finite metric (now or before)
+    other_commit: list = field(default_factory=list)  # skipped units whose record was made at another commit of ftkit
 
     @property
     def ok(self) -> bool: return not self.failed
 
     def __repr__(self) -> str:
-        return f"RunReport(ran {len(self.ran)}, skipped {len(self.skipped)} already done, failed {len(self.failed)})"
+        other = f" ({len(self.other_commit)} made at another commit)" if self.other_commit else ""
+        return f"RunReport(ran {len(self.ran)}, skipped {len(self.skipped)} already done{other}, failed {len(self.failed)})"
 
 # %% ../nbs/16_ledger.ipynb #d1c1818e
 def _pruned(error: BaseException) -> bool:
     "An exception that a sweep uses to stop a trial early (Optuna's TrialPruned), by name: no import needed."
     return type(error).__name__ == "TrialPruned"
 
-def _nan_metrics(metrics: dict) -> list[str]:
-    return [k for k, v in metrics.items() if isinstance(v, float) and math.isnan(v)]
-
-def run_units(
-    ledger: RunLedger,
-    units: Iterable[Unit],                  # the work, in order
-    work: Callable[[Unit], dict],           # unit -> {metric: value}; raise to fail the unit
-    device: str = "cpu",                    # recorded with every unit
-    progress: bool = True,                  # a fastprogress bar over units
-    rerun_failed: bool = True,              # run units whose record says failed again (done units never rerun)
-) -> RunReport:
-    "Run every unit that is not done, recording each as done, failed (error or NaN metric) or pruned."
+# %% ../nbs/16_ledger.ipynb #3672b7a2
+def _checked_units(ledger: RunLedger, units: Iterable[Unit], work: Callable) -> list[Unit]:
+    "The units as a list, after every check that must pass before the first unit's work."
     if not isinstance(ledger, RunLedger):
         raise TypeError(f"ledger must be a RunLedger, got {type(ledger).__name__}: pass RunLedger(folder)")
     if not callable(work):
@@ -245,25 +289,56 @@ def run_units(
     if len({u.key for u in units}) != len(units):
         raise ValueError("two units have the same case, setting, config and seed: each unit must be distinct")
     _check_writable(ledger.units_dir)  # before the first unit's work, not after it
-    report = RunReport()
-    for unit in (progress_bar(units, leave=False) if progress else units):
-        previous = ledger.record(unit)
-        if previous is not None and (previous["status"] == "done" or not rerun_failed):
-            (report.skipped if previous["status"] == "done" else report.failed).append(unit)
-            continue
-        start = time.perf_counter()
-        try:
-            metrics = work(unit)
-            if not isinstance(metrics, dict):
-                raise TypeError(f"work must return a dict of metrics, got {type(metrics).__name__}")
-            metrics = _json_metrics(metrics)  # a tensor or a reserved name fails the unit here, not the run in json.dump
-            nan = _nan_metrics(metrics)
-            status, error = ("failed", f"NaN metric(s) {nan}") if nan else ("done", "")
-        except KeyboardInterrupt:
-            raise  # an interrupted unit leaves no record: it runs again next time
-        except Exception as e:
-            metrics, status = {}, "pruned" if _pruned(e) else "failed"
-            error = f"{type(e).__name__}: {e}\n" + "".join(traceback.format_tb(e.__traceback__)[-3:])
-        ledger.write(unit, status, metrics, error, time.perf_counter() - start, device)
-        (report.failed if status == "failed" else report.ran).append(unit)
+    return units
+
+# %% ../nbs/16_ledger.ipynb #da5e005e
+def _run_unit(ledger: RunLedger, unit: Unit, work: Callable, device: str) -> str:
+    "Run one unit and record how it ended (on the device its config names, else `device`); its status."
+    start = time.perf_counter()
+    try:
+        metrics = work(unit)
+        if not isinstance(metrics, dict):
+            raise TypeError(f"work must return a dict of metrics, got {type(metrics).__name__}")
+        # a tensor, a reserved name or a non-finite number fails the unit here, not the run in json.dump
+        metrics, status, error = _json_metrics(metrics), "done", ""
+    except KeyboardInterrupt:
+        raise  # an interrupted unit leaves no record: it runs again next time
+    except Exception as e:
+        metrics, status = {}, "pruned" if _pruned(e) else "failed"
+        error = f"{type(e).__name__}: {e}\n" + "".join(traceback.format_tb(e.__traceback__)[-3:])
+    ledger.write(unit, status, metrics, error, time.perf_counter() - start, unit.config.get("device", device))
+    return status
+
+# %% ../nbs/16_ledger.ipynb #c97bf1e9
+def _warn_other_commit(report: RunReport, commit: str, commits: set):
+    "Say once that done records from another commit were reused, how many, and how to recompute them."
+    warnings.warn(f"{len(report.other_commit)} of the {len(report.skipped)} done units were computed at another commit "
+                  f"of ftkit ({', '.join(sorted(commits))}) than this one ({commit}): their numbers are reused as they "
+                  "are; give a new run folder to recompute them under this code", OtherCommitWarning, stacklevel=3)
+
+# %% ../nbs/16_ledger.ipynb #50371af7
+def run_units(
+    ledger: RunLedger,
+    units: Iterable[Unit],                  # the work, in order
+    work: Callable[[Unit], dict],           # unit -> {metric: value}; raise to fail the unit
+    device: str = "cpu",                    # recorded with every unit whose config does not name its own "device"
+    progress: bool = True,                  # a fastprogress bar over units
+    rerun_failed: bool = True,              # run units whose record says failed again (done units never rerun)
+) -> RunReport:
+    "Run every unit that is not done, holding the folder's lock; record each as done, failed (error or non-finite metric) or pruned."
+    units = _checked_units(ledger, units, work)
+    report, commit, commits = RunReport(), _commit(), set()
+    with ledger.lock():
+        for unit in (progress_bar(units, leave=False) if progress else units):
+            previous = ledger.record(unit)
+            if previous is not None and (previous["status"] == "done" or not rerun_failed):
+                (report.skipped if previous["status"] == "done" else report.failed).append(unit)
+                if previous["status"] == "done" and previous["commit"] != commit:
+                    report.other_commit.append(unit)
+                    commits.add(previous["commit"])
+                continue
+            status = _run_unit(ledger, unit, work, device)
+            (report.failed if status == "failed" else report.ran).append(unit)
+    if report.other_commit:
+        _warn_other_commit(report, commit, commits)
     return report

@@ -6,6 +6,7 @@
 from __future__ import annotations
 
 import json
+import math
 from dataclasses import asdict, dataclass
 from functools import lru_cache
 from importlib import resources
@@ -15,6 +16,7 @@ from typing import Callable
 import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
+from scipy import stats
 
 from .core import check_count, check_output_folder, default_device, write_csv_atomic
 from .demo import DemoConfig, digits_tasks, plot_demo, pretrain_digits_source, run_method
@@ -45,12 +47,14 @@ class Case:
     summarize: Callable[[pd.DataFrame, pd.DataFrame], pd.DataFrame]  # (results, targets) -> paper | ours | Δ | verdict
     plot: Callable[[pd.DataFrame, pd.DataFrame], plt.Figure]  # (results, targets) -> the case's figure
     default_seeds: tuple = (0, 1, 2)            # seeds of the full tier (the quick tier uses the first)
+    device: str | None = None                   # where every unit runs whatever the run's device (digits: "cpu"); None: the run's
 
 # %% ../nbs/17_replicate.ipynb #965d94ad
 def _digits_config(unit: Unit) -> DemoConfig:
-    config = {k: tuple(v) if isinstance(v, list) else v for k, v in unit.config.items() if k != "device"}
+    config = {k: tuple(v) if isinstance(v, list) else v for k, v in unit.config.items()}
     return DemoConfig(**config, seeds=(unit.seed,))
 
+# %% ../nbs/17_replicate.ipynb #c123e2bc
 @lru_cache(maxsize=4)
 def _digits_source(config_json: str, seed: int):
     "The seed's source model, trained once per process for all the methods of that seed."
@@ -58,21 +62,25 @@ def _digits_source(config_json: str, seed: int):
     tasks = digits_tasks(config)
     return (tasks, *pretrain_digits_source(config, seed, tasks))
 
-def digits_units(quick: bool, seeds: int | None = None, data: str | None = None, device: str = "cpu") -> list[Unit]:
-    "One unit per method and seed: the demo's configuration, 3 seeds (quick) or 10 (full)."
+# %% ../nbs/17_replicate.ipynb #2089536b
+def digits_units(
+    quick: bool,               # the quick tier: 3 seeds (full: 10)
+    seeds: int | None = None,  # override the tier's number of seeds
+    data: str | None = None,   # only None or "digits": the case runs on scikit-learn's digits
+    device: str = "cpu",       # not used: the digits CNN always trains on the CPU (the case's `device`)
+) -> list[Unit]:
+    "One unit per method and seed; the config holds what decides a unit's numbers (not the method list, seeds or device)."
     if data not in (None, "digits"):
         raise ValueError(f"the digits case runs on scikit-learn's digits only, not {data!r}")
-    config = {k: list(v) if isinstance(v, tuple) else v for k, v in asdict(DemoConfig()).items() if k != "seeds"}
+    config = {k: list(v) if isinstance(v, tuple) else v for k, v in asdict(DemoConfig()).items() if k not in ("seeds", "methods")}
     count = seeds if seeds is not None else (3 if quick else 10)
-    return [Unit("digits", method, {**config, "device": device}, seed)
-            for seed in range(check_count(count, "seeds")) for method in config["methods"]]
+    return [Unit("digits", method, config, seed) for seed in range(check_count(count, "seeds")) for method in DemoConfig().methods]
 
+# %% ../nbs/17_replicate.ipynb #557c4ec2
 def digits_work(unit: Unit) -> dict:
     "Run one method for one seed (its source model trained once per seed and process)."
-    config = _digits_config(unit)
-    key = json.dumps({k: v for k, v in unit.config.items() if k != "device"}, sort_keys=True)
-    tasks, source, source_acc = _digits_source(key, unit.seed)
-    metrics = run_method(config, unit.setting, unit.seed, tasks, source, source_acc)
+    tasks, source, source_acc = _digits_source(json.dumps(unit.config, sort_keys=True), unit.seed)
+    metrics = run_method(_digits_config(unit), unit.setting, unit.seed, tasks, source, source_acc)
     # from scratch there is no source task: those metrics are absent (None), not a NaN that would mean divergence
     return {k: None if k.startswith("source") and unit.setting == "scratch" else v for k, v in metrics.items() if k != "seconds"}
 
@@ -82,45 +90,61 @@ def _mean_sd(values: pd.Series) -> str:
     if values.empty: return "—"
     return f"{100 * values.mean():.1f}" + (f" ± {100 * values.std(ddof=1):.1f}" if len(values) > 1 else " (n = 1)")
 
+# %% ../nbs/17_replicate.ipynb #11e548bf
 def paired_verdict(
     a: pd.Series,   # a metric of setting A, indexed by seed
     b: pd.Series,   # the same metric of setting B, indexed by seed
     higher: bool,   # the claim: A's metric is higher than B's (False: lower)
-) -> tuple[float, float, str]:  # (mean paired difference A − B, its standard error, verdict)
-    "Compare two settings seed by seed: the claim holds when the mean difference is beyond two standard errors."
-    diff = (a - b).dropna()
-    if len(diff) < 2:
-        return (float(diff.mean()) if len(diff) else float("nan"), float("nan"), "needs ≥ 2 seeds")
-    mean, se = float(diff.mean()), float(diff.std(ddof=1) / np.sqrt(len(diff)))
-    signed = mean if higher else -mean
-    verdict = "holds" if signed > 2 * se else "does not hold" if signed < -2 * se else f"not resolved at {len(diff)} seeds"
-    return mean, se, verdict
+) -> tuple[float, float, int, str]:  # (mean paired difference A − B, its standard error, pairs n, verdict)
+    "Compare two settings seed by seed: the claim holds when the mean difference exceeds t(0.975, n−1) standard errors."
+    pairs = pd.concat([a, b], axis=1, join="inner").dropna().astype(float)  # seeds with a value under both settings
+    n, diff = len(pairs), pairs.iloc[:, 0] - pairs.iloc[:, 1]
+    if not np.isfinite(pairs.to_numpy()).all():
+        return float("nan"), float("nan"), n, "non-finite metric"
+    if n < 2:
+        return (float(diff.mean()) if n else float("nan")), float("nan"), n, "needs ≥ 2 seeds"
+    mean, se = float(diff.mean()), float(diff.std(ddof=1) / math.sqrt(n))
+    margin, signed = float(stats.t.ppf(0.975, n - 1)) * se, mean if higher else -mean
+    verdict = "holds" if signed > margin else "does not hold" if signed < -margin else f"not resolved at {n} seeds"
+    return mean, se, n, verdict
 
 # %% ../nbs/17_replicate.ipynb #5f5dc98e
+_DIGITS_CLAIMS = (  # (claim, setting A, setting B, metric, A higher than B?)
+    ("transfer beats training from scratch on five examples a class", "fine-tune", "scratch", "target_acc", True),
+    ("discriminative learning rates forget less than plain fine-tuning", "discriminative LR", "fine-tune", "forgetting", False),
+    ("gradual unfreezing forgets less than plain fine-tuning", "gradual unfreezing", "fine-tune", "forgetting", False))
+
 def digits_summary(results: pd.DataFrame, targets: pd.DataFrame) -> pd.DataFrame:
-    "The claims, one row each: our numbers (mean ± sd over seeds), the paired difference, and whether the claim holds."
-    done = results[results.status == "done"].assign(forgetting=lambda d: d.source_acc_before - d.source_acc_after)
+    "The claims, one row each: our numbers (mean ± sd over seeds), the paired difference, its pairs and the verdict."
+    done = results[results.status == "done"] if "status" in results else results.iloc[:0]
+    if done.empty:
+        return pd.DataFrame({"summary": ["no unit finished: their errors are in results.csv"]})
+    done = done.reindex(columns=[*done.columns, *{"target_acc", "source_acc_before", "source_acc_after"} - set(done.columns)])
+    done = done.assign(forgetting=done.source_acc_before.astype(float) - done.source_acc_after.astype(float))
     by = lambda setting, column: done[done.setting == setting].set_index("seed")[column].astype(float)
     rows = []
-    for claim, a, b, column, higher in (
-            ("transfer beats training from scratch on five examples a class", "fine-tune", "scratch", "target_acc", True),
-            ("discriminative learning rates forget less than plain fine-tuning", "discriminative LR", "fine-tune", "forgetting", False),
-            ("gradual unfreezing forgets less than plain fine-tuning", "gradual unfreezing", "fine-tune", "forgetting", False)):
-        mean, se, verdict = paired_verdict(by(a, column), by(b, column), higher)
+    for claim, a, b, column, higher in _DIGITS_CLAIMS:
+        mean, se, n, verdict = paired_verdict(by(a, column), by(b, column), higher)
         rows.append(dict(claim=claim, metric=f"{column} (%)", ours=f"{a} {_mean_sd(by(a, column))} vs {b} {_mean_sd(by(b, column))}",
-                         delta=f"{100 * mean:+.1f} ± {100 * se:.1f}", seeds=len(by(a, column).dropna()), verdict=verdict))
+                         delta=f"{100 * mean:+.1f} ± {100 * se:.1f}" if math.isfinite(mean * se) else "—", seeds=n, verdict=verdict))
     return pd.DataFrame(rows)
 
 # %% ../nbs/17_replicate.ipynb #ca3904e0
 def digits_plot(results: pd.DataFrame, targets: pd.DataFrame) -> plt.Figure:
     "The demo's bar chart (target accuracy and source accuracy after, per method) from the results table."
-    return plot_demo(results[results.status == "done"].rename(columns={"setting": "method"}))
+    done = results[results.status == "done"] if "status" in results else results.iloc[:0]
+    if done.empty or not {"target_acc", "source_acc_before", "source_acc_after"} <= set(done.columns):
+        fig, ax = plt.subplots(figsize=(5, 2), dpi=100)
+        ax.set_axis_off()
+        ax.text(0.5, 0.5, "no unit finished: nothing to plot (the errors are in results.csv)", ha="center", va="center")
+        return fig
+    return plot_demo(done.rename(columns={"setting": "method"}))
 
 # %% ../nbs/17_replicate.ipynb #0717aecb
 CASES: dict[str, Case] = {case.name: case for case in [
     Case("digits", "A CNN pretrained on digits 0-4 learns 5-9 from five examples each better than from scratch, and "
          "discriminative learning rates and gradual unfreezing forget less of 0-4 than plain fine-tuning.",
-         digits_units, digits_work, digits_summary, digits_plot),
+         digits_units, digits_work, digits_summary, digits_plot, device="cpu"),
     Case("senteval-probe", "Frozen mean-pooled sentence embeddings with a logistic-regression probe classify sentences "
          "well (SBERT Table 5: SBERT-NLI-base beats averaged GloVe and BERT embeddings on MR, CR, SUBJ, SST-2 and TREC); "
          "all-MiniLM-L6-v2, a distilled sentence encoder, lands in that range.",
@@ -137,6 +161,7 @@ class Replication:
     report: RunReport
     out: Path
     missing: list  # units of this run not done (failed ones); the table and plot are drawn without them
+    # records reused from another commit of ftkit are in `report.other_commit` (and `run_units` warned)
 
 # %% ../nbs/17_replicate.ipynb #046766be
 def _case(name: str) -> Case:
@@ -144,29 +169,31 @@ def _case(name: str) -> Case:
         raise ValueError(f"unknown case {name!r}; the cases are {sorted(CASES)} (`ftkit replicate --list`)")
     return CASES[name]
 
+# %% ../nbs/17_replicate.ipynb #221a86f5
 def replicate(
     name: str,                 # a case of `CASES`
     out: Path | str,           # the run folder: ledger records, results.csv, summary.csv and the plot
     quick: bool = False,       # the quick tier (a small subset; checks the machinery, makes no claim)
     seeds: int | None = None,  # override the tier's number of seeds (0..seeds-1)
-    device: str | None = None, # "cpu" or "cuda"; default: the best available (recorded in every unit)
+    device: str | None = None, # "cpu" or "cuda"; default: the best available (a case with its own `device` runs there)
     data: str | None = None,   # a data set name or path, for cases that take one
     progress: bool = True,     # a progress bar over units
 ) -> Replication:
     "Run a case's units on a resumable ledger in `out`, then write the results table, summary and plot derived from it."
     case = _case(name)
     check_output_folder(out)
-    device = str(default_device(device))
+    requested = str(default_device(device))  # an unavailable device is refused, even by a case that always runs elsewhere
+    device = case.device or requested
     units = case.units(quick=quick, seeds=seeds, data=data, device=device)
     ledger = RunLedger(out)
     report = run_units(ledger, units, case.work, device=device, progress=progress)
     results = ledger.table(units)  # this run's units, in their order (the folder may hold other runs' records)
+    out = Path(out)
+    write_csv_atomic(out / "results.csv", results)  # first: the errors of a run whose units all failed are kept
     targets = load_targets(case.name)
     summary = case.summarize(results, targets)
     if quick and "verdict" in summary:  # a small subset checks the machinery; it says nothing about the paper
         summary["verdict"] = "— (quick tier: no claim)"
-    out = Path(out)
-    write_csv_atomic(out / "results.csv", results)
     write_csv_atomic(out / "summary.csv", summary)
     figure = case.plot(results, targets)
     figure.savefig(out / f"{case.name}.png")

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import math
 from pathlib import Path
 
 import matplotlib.pyplot as plt
@@ -20,6 +21,7 @@ from sklearn.preprocessing import StandardScaler
 
 from .core import atomic_file, cache_dir, check_count, evaluating
 from .datasets import Dataset, load_dataset
+from .downloads import sha256_of
 from .ledger import Unit
 from .models import minilm_classifier
 from .text import TokenizedTexts, pad_collate, text_dataset, text_dataset_from_files
@@ -43,24 +45,46 @@ def _embed(model, tokenizer, texts: list[str], batch_size: int, max_length: int)
             out[rows] = model.forward_features(ids.to(device), mask.to(device)).float().cpu().numpy()
     return out
 
+# %% ../nbs/18_text_cases.ipynb #b2efa050
+def _state_digest(model: torch.nn.Module) -> str:
+    "SHA-256 over the model's state_dict: every tensor's name, dtype, shape and bytes (about 90 MB for MiniLM, well under a second)."
+    digest = hashlib.sha256()
+    for name, tensor in model.state_dict().items():
+        tensor = tensor.detach().cpu().contiguous()
+        digest.update(f"{name} {tensor.dtype} {tuple(tensor.shape)};".encode())
+        digest.update(tensor.reshape(-1).view(torch.uint8).numpy())
+    return digest.hexdigest()
+
+# %% ../nbs/18_text_cases.ipynb #3bbe6724
+def _tokenizer_digest(tokenizer) -> list:
+    "What identifies a tokenizer: its class, where it was loaded from, its vocabulary size and a hash of its vocabulary."
+    vocabulary = json.dumps(sorted(tokenizer.get_vocab().items()))
+    return [type(tokenizer).__name__, str(tokenizer.name_or_path), len(tokenizer), hashlib.sha256(vocabulary.encode()).hexdigest()]
+
+# %% ../nbs/18_text_cases.ipynb #14716810
+def _embedding_key(model: torch.nn.Module, tokenizer, texts: list[str], max_length: int) -> str:
+    "The cache key of a set of vectors: the weights, the tokenizer, dtype and device, the pooling, max_length and the texts."
+    parameter = next(model.parameters())
+    parts = [_state_digest(model), _tokenizer_digest(tokenizer), str(parameter.dtype), parameter.device.type,
+             getattr(model, "pooling", None), max_length, list(texts)]
+    return hashlib.sha256(json.dumps(parts).encode()).hexdigest()[:32]
+
 # %% ../nbs/18_text_cases.ipynb #f32e1c88
 def sentence_embeddings(
     model,                   # a `SequenceClassifier` (its `forward_features`: the encoder and its pooling)
     tokenizer,               # its tokenizer
     texts: list[str],        # the sentences
-    name: str,               # names the encoder in the cache key (e.g. "all-MiniLM-L6-v2"): change it when the weights change
     batch_size: int = 128,   # sentences per forward pass
     max_length: int = 128,   # tokens per sentence, special tokens included
     cache: bool = True,      # read and write the on-disk cache (`cache_dir("embeddings")`)
 ) -> np.ndarray:             # shape (len(texts), hidden), float32
-    "One frozen mean-pooled vector per sentence, computed once and cached on disk by encoder, texts and settings."
+    "One frozen mean-pooled vector per sentence, computed once and cached on disk by weights, tokenizer, texts and settings."
     check_count(batch_size, "batch_size")
     if isinstance(texts, str) or not all(isinstance(t, str) for t in texts):
         raise TypeError("texts must be a list of strings")
     if not texts:
         raise ValueError("texts is empty: there is nothing to embed")
-    key = hashlib.sha256(json.dumps([name, getattr(model, "pooling", None), max_length, texts]).encode()).hexdigest()[:24]
-    path = cache_dir("embeddings", create=cache) / f"{key}.npy"
+    path = cache_dir("embeddings", create=cache) / f"{_embedding_key(model, tokenizer, texts, max_length)}.npy"
     if cache and path.is_file():
         return np.load(path)
     features = _embed(model, tokenizer, list(texts), batch_size, max_length)
@@ -78,62 +102,92 @@ def _probe(inner_folds: int, seed: int):
     return GridSearchCV(pipeline, {"logisticregression__C": list(CS)},
                         cv=StratifiedKFold(inner_folds, shuffle=True, random_state=seed))
 
+# %% ../nbs/18_text_cases.ipynb #aadf7f4b
+def _correct(probe, test: tuple) -> int:
+    "How many of the test examples (features, labels) the fitted probe gets right."
+    features, labels = test
+    return int((probe.predict(features) == np.asarray(labels)).sum())
+
+# %% ../nbs/18_text_cases.ipynb #ba1fea39
 def probe_cv(
     features: np.ndarray,  # (n, d)
     labels: np.ndarray,    # (n,)
     folds: int = 10,       # outer folds (SentEval: 10)
     inner_folds: int = 3,  # folds that choose C inside each training part
     seed: int = 0,         # the fold assignment
-) -> float:                # mean test accuracy over the outer folds
+) -> tuple[float, int]:    # (accuracy over all n pooled test predictions, n)
     "SentEval's k-fold protocol: accuracy of a logistic-regression probe, C chosen inside each training fold."
     outer = StratifiedKFold(check_count(folds, "folds", 2), shuffle=True, random_state=seed)
-    scores = [_probe(inner_folds, seed).fit(features[train], labels[train]).score(features[test], labels[test])
-              for train, test in outer.split(features, labels)]
-    return float(np.mean(scores))
+    correct = sum(_correct(_probe(inner_folds, seed).fit(features[train], labels[train]), (features[test], labels[test]))
+                  for train, test in outer.split(features, labels))
+    return correct / len(labels), len(labels)
 
+# %% ../nbs/18_text_cases.ipynb #5022a905
 def probe_split(
     train: tuple,          # (features, labels) to fit on
     test: tuple,           # (features, labels) to score
     valid: tuple | None = None,  # (features, labels) that choose C (SST-2's dev set); None: inner cross-validation
     inner_folds: int = 3,
-    seed: int = 0,
-) -> float:                # test accuracy
+    seed: int = 0,         # the inner folds' assignment (when `valid` is None)
+) -> tuple[float, int]:    # (test accuracy, number of test examples)
     "The standard-split protocol: fit on train (C by the validation set or inner CV), score on test."
     if valid is None:
-        return float(_probe(inner_folds, seed).fit(*train).score(*test))
-    scores = {C: make_pipeline(StandardScaler(), LogisticRegression(C=C, max_iter=2000)).fit(*train).score(*valid) for C in CS}
-    best = max(scores, key=scores.get)
-    return float(make_pipeline(StandardScaler(), LogisticRegression(C=best, max_iter=2000)).fit(*train).score(*test))
+        probe = _probe(inner_folds, seed).fit(*train)
+    else:
+        scores = {C: make_pipeline(StandardScaler(), LogisticRegression(C=C, max_iter=2000)).fit(*train).score(*valid) for C in CS}
+        probe = make_pipeline(StandardScaler(), LogisticRegression(C=max(scores, key=scores.get), max_iter=2000)).fit(*train)
+    return _correct(probe, test) / len(test[1]), len(test[1])
 
 # %% ../nbs/18_text_cases.ipynb #c4714d65
 SENTEVAL_TASKS = {"MR": "mr", "CR": "cr", "SUBJ": "subj", "SST-2": "sst2", "TREC": "trec"}  # Table 5's name -> ours
+_KFOLD = ("mr", "cr", "subj")  # no standard split: SentEval's 10-fold cross-validation
 _ENCODER = "all-MiniLM-L6-v2"
 
+# %% ../nbs/18_text_cases.ipynb #428eef05
 def _subsample(frame: pd.DataFrame, limit: int | None, seed: int) -> pd.DataFrame:
     if limit is None or len(frame) <= limit: return frame
     return frame.sample(limit, random_state=seed).sort_index()
 
+# %% ../nbs/18_text_cases.ipynb #1b5c37f7
 def _task_data(source: str) -> Dataset:
     "A named data set (k-fold sets whole), a CSV file (columns text, label) or a folder of one file per class."
     path = Path(source)
     if path.is_dir(): return text_dataset_from_files(path, name=path.name)
     if path.is_file(): return text_dataset(path, name=path.stem)
-    data = load_dataset(source, fold="all") if source in ("mr", "cr", "subj") else load_dataset(source)
+    data = load_dataset(source, fold="all") if source in _KFOLD else load_dataset(source)
     if data.kind != "text":
         raise ValueError(f"{source} is an {data.kind} data set; the SentEval probe needs text")
     return data
 
+# %% ../nbs/18_text_cases.ipynb #5f727a4b
+def _data_fingerprint(path: Path) -> str:
+    "SHA-256 of a file, or of a folder's files (relative names and contents): an edited data set gets new units."
+    if path.is_file():
+        return sha256_of(path)
+    digest = hashlib.sha256()
+    for file in sorted(p for p in path.rglob("*") if p.is_file()):
+        digest.update(f"{file.relative_to(path).as_posix()}\0{sha256_of(file)}\0".encode())
+    return digest.hexdigest()
+
+# %% ../nbs/18_text_cases.ipynb #cd0709c7
+def _custom_task(data: str) -> tuple[str, dict, bool]:
+    "The task of `data`: its name, what identifies its data in a unit's config, and whether it is k-fold (no test split)."
+    dataset = _task_data(data)  # checked now: a bad --data fails before anything runs
+    path = Path(data)
+    source = {"data": str(path.resolve()), "data_sha256": _data_fingerprint(path)} if path.exists() else {"data": data}
+    return dataset.name, source, dataset.test is None
+
 # %% ../nbs/18_text_cases.ipynb #fbce87cf
 def senteval_units(quick: bool, seeds: int | None = None, data: str | None = None, device: str = "cpu") -> list[Unit]:
-    "One unit per task and seed: Table 5's five tasks, or the one task of `data` (a name, a CSV or a folder)."
+    "One unit per task and seed (one seed for a task with a standard split): Table 5's five tasks, or the task of `data`."
     if data is not None:
-        dataset = _task_data(data)  # checked now: a bad --data fails before anything runs
-        tasks = {dataset.name: data if not Path(data).exists() else str(Path(data).resolve())}
+        tasks = [_custom_task(data)]
     else:
-        tasks = SENTEVAL_TASKS
+        tasks = [(task, {"data": source}, source in _KFOLD) for task, source in SENTEVAL_TASKS.items()]
     config = dict(encoder=_ENCODER, folds=10, inner_folds=3, max_examples=600 if quick else None, device=device)
     count = check_count(seeds if seeds is not None else (1 if quick else 3), "seeds")
-    return [Unit("senteval-probe", task, {**config, "data": source}, seed) for task, source in tasks.items() for seed in range(count)]
+    return [Unit("senteval-probe", task, {**config, **source}, seed)
+            for task, source, kfold in tasks for seed in range(count if kfold else 1)]
 
 # %% ../nbs/18_text_cases.ipynb #f9f7841d
 _MODELS = {}
@@ -145,52 +199,84 @@ def _encoder(device: str):
         _MODELS[device] = (model.to(device).eval(), tokenizer)
     return _MODELS[device]
 
+# %% ../nbs/18_text_cases.ipynb #c7ed07d0
 def senteval_work(unit: Unit) -> dict:
-    "Probe one task for one seed: 10-fold CV for sets without a split, the standard split otherwise."
+    "Probe one task for one seed (10-fold CV without a split, the standard split otherwise): accuracy and n_test."
     config, seed = unit.config, unit.seed
     data = _task_data(config["data"])
     model, tokenizer = _encoder(config["device"])
     def encode(split):
         split = _subsample(split, config["max_examples"], seed)
-        return sentence_embeddings(model, tokenizer, split.text.tolist(), _ENCODER), split.label.to_numpy()
+        return sentence_embeddings(model, tokenizer, split.text.tolist()), split.label.to_numpy()
     if data.test is None:
-        accuracy = probe_cv(*encode(data.train), config["folds"], config["inner_folds"], seed)
+        accuracy, n_test = probe_cv(*encode(data.train), config["folds"], config["inner_folds"], seed)
     else:
         valid = encode(data.valid) if data.valid is not None else None
-        accuracy = probe_split(encode(data.train), encode(data.test), valid, config["inner_folds"], seed)
-    return {"accuracy": accuracy}
+        accuracy, n_test = probe_split(encode(data.train), encode(data.test), valid, config["inner_folds"], seed)
+    return {"accuracy": accuracy, "n_test": n_test}
 
 # %% ../nbs/18_text_cases.ipynb #165c3792
+_PAPER = {"Avg. GloVe embeddings": "avg. GloVe", "Avg. BERT embeddings": "avg. BERT", "SBERT-NLI-base": "SBERT-NLI-base"}
+
 def _paper(targets: pd.DataFrame, task: str, model: str) -> float:
     rows = targets[(targets.setting == task) & (targets.metric == f"accuracy ({model})")]
     return float(rows.value.iloc[0]) if len(rows) else float("nan")
 
+# %% ../nbs/18_text_cases.ipynb #4135f59b
+def _pooled(group: pd.DataFrame) -> tuple[float, float, int]:
+    "Accuracy (%) over a task's pooled predictions, its binomial standard error (points), and n_test."
+    p = float((group.accuracy * group.n_test).sum() / group.n_test.sum())
+    n = int(group.n_test.max())  # every seed predicts the same n examples: more seeds do not shrink this error
+    return 100 * p, 100 * math.sqrt(p * (1 - p) / n), n
+
+# %% ../nbs/18_text_cases.ipynb #13a6e413
+def _against(ours: float, se: float, paper: float, name: str) -> str | None:
+    "above / level with / below a paper's number: whether the gap exceeds 1.96 standard errors (a two-sided 5% test)."
+    if math.isnan(paper): return None
+    if abs(ours - paper) <= 1.96 * se: return f"level with {name}"
+    return f"{'above' if ours > paper else 'below'} {name}"
+
+# %% ../nbs/18_text_cases.ipynb #1acc24d3
 def senteval_summary(results: pd.DataFrame, targets: pd.DataFrame) -> pd.DataFrame:
-    "Per task: SBERT Table 5's rows beside our probe (mean ± sd over seeds), Δ to SBERT-NLI-base, and the verdict."
+    "Per task: SBERT Table 5's rows beside our probe (accuracy ± its binomial standard error, n_test), and the verdict."
+    done = results[results.status == "done"] if "status" in results else results.iloc[:0]
+    done = done.dropna(subset=["accuracy", "n_test"]) if {"accuracy", "n_test"} <= set(done.columns) else done.iloc[:0]
+    if done.empty:
+        return pd.DataFrame({"summary": ["no unit finished: their errors are in results.csv"]})
     rows = []
-    for task, group in results[results.status == "done"].groupby("setting", sort=False):
-        ours = 100 * group.accuracy.astype(float)
-        sd = ours.std(ddof=1) if len(ours) > 1 else float("nan")
-        glove, bert, sbert = (_paper(targets, task, m) for m in ("Avg. GloVe embeddings", "Avg. BERT embeddings", "SBERT-NLI-base"))
-        spread = 0 if np.isnan(sd) else 2 * sd
-        verdict = ("—" if np.isnan(bert) else "above avg. BERT" if ours.mean() - spread > bert
-                   else "below avg. BERT" if ours.mean() + spread < bert else "level with avg. BERT")
-        rows.append({"task": task, "avg. GloVe (paper)": glove, "avg. BERT (paper)": bert, "SBERT-NLI-base (paper)": sbert,
-                     "MiniLM probe (ours)": f"{ours.mean():.2f}" + ("" if np.isnan(sd) else f" ± {sd:.2f}"),
-                     "seeds": len(ours), "Δ vs SBERT-NLI-base": round(ours.mean() - sbert, 2), "verdict": verdict})
+    for task, group in done.groupby("setting", sort=False):
+        ours, se, n = _pooled(group)
+        paper = {name: _paper(targets, task, model) for model, name in _PAPER.items()}
+        verdict = [side for name, value in paper.items() if (side := _against(ours, se, value, name))]
+        rows.append({"task": task, **{f"{name} (paper)": value for name, value in paper.items()},
+                     "MiniLM probe (ours ± SE)": f"{ours:.2f} ± {se:.2f}", "n_test": n, "seeds": len(group),
+                     "Δ vs SBERT-NLI-base": round(ours - paper["SBERT-NLI-base"], 2), "verdict": ", ".join(verdict) or "—"})
     return pd.DataFrame(rows)
 
+# %% ../nbs/18_text_cases.ipynb #748d8c04
+def _note_figure(note: str) -> plt.Figure:
+    "A small figure that says why there is nothing to plot."
+    fig, ax = plt.subplots(figsize=(5, 2), dpi=100)
+    ax.text(0.5, 0.5, note, ha="center", va="center", wrap=True)
+    ax.set_axis_off()
+    return fig
+
+# %% ../nbs/18_text_cases.ipynb #888000f4
 def senteval_plot(results: pd.DataFrame, targets: pd.DataFrame) -> plt.Figure:
-    "Accuracy per task: SBERT Table 5's rows as bars, our probe as points (one per seed)."
-    done = results[results.status == "done"]
+    "Accuracy per task: SBERT Table 5's rows as bars, our probe as points (one per seed) with its 95% interval (±1.96 SE)."
+    done = results[results.status == "done"] if "status" in results else results.iloc[:0]
+    if done.empty or not {"accuracy", "n_test"} <= set(done.columns):
+        return _note_figure("no unit finished: nothing to plot (the errors are in results.csv)")
     tasks = list(dict.fromkeys(done.setting))
     fig, ax = plt.subplots(figsize=(1.4 * len(tasks) + 2, 3.4), dpi=100)
     x = np.arange(len(tasks))
-    for offset, model in zip((-0.27, 0, 0.27), ("Avg. GloVe embeddings", "Avg. BERT embeddings", "SBERT-NLI-base")):
+    for offset, model in zip((-0.27, 0, 0.27), _PAPER):
         ax.bar(x + offset, [_paper(targets, t, model) for t in tasks], 0.25, label=f"{model} (paper)", alpha=0.6)
     for i, task in enumerate(tasks):
-        scores = 100 * done[done.setting == task].accuracy.astype(float)
-        ax.scatter(np.full(len(scores), i), scores, color="black", zorder=3, s=14, label="MiniLM probe (ours)" if i == 0 else None)
+        group = done[done.setting == task]
+        ours, se, _ = _pooled(group)
+        ax.errorbar(i, ours, yerr=1.96 * se, color="black", capsize=4, zorder=3, label="MiniLM probe (ours, ±1.96 SE)" if i == 0 else None)
+        ax.scatter(np.full(len(group), i), 100 * group.accuracy.astype(float), color="black", zorder=4, s=14)
     ax.set_xticks(x, tasks)
     ax.set_ylim(70, 100)
     ax.set_ylabel("accuracy (%)")

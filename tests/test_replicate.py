@@ -111,3 +111,75 @@ def test_failed_unit_is_recorded_the_run_goes_on_and_exits_1(tmp_path):
     assert table.set_index("setting").status.to_dict()["fine-tune"] == "failed"
     assert (table.status == "done").sum() == 5  # every other unit ran
     assert "this unit breaks" in table.set_index("setting").error["fine-tune"]
+
+
+def test_every_unit_failing_still_writes_the_results_a_summary_and_a_plot(tmp_path):
+    script = FAILING_CASE.replace('if unit.setting == "fine-tune": raise', "raise")
+    result = subprocess.run([sys.executable, "-c", script, "replicate", "digits", "--quick", "--seeds", "1",
+                             "--out", tmp_path / "run"], capture_output=True, text=True, timeout=600)
+    assert result.returncode == 1 and "Traceback" not in result.stderr, result.stderr
+    assert set(pd.read_csv(tmp_path / "run" / "results.csv").status) == {"failed"}
+    assert "no unit finished" in (tmp_path / "run" / "summary.csv").read_text()
+    assert "no unit finished" in result.stdout and (tmp_path / "run" / "digits.png").is_file()
+
+
+def test_an_existing_read_only_out_is_one_message_and_exit_2(tmp_path):
+    out = tmp_path / "run"
+    out.mkdir()
+    out.chmod(0o555)
+    try:
+        result = ftkit("replicate", "digits", "--quick", "--out", out)
+    finally:
+        out.chmod(0o755)
+    assert result.returncode == 2 and "cannot write" in result.stderr and "Traceback" not in result.stderr, result.stderr
+    assert list(out.iterdir()) == []
+
+
+def test_a_corrupt_record_is_one_message_and_exit_2(tmp_path):
+    from ftkit.replicate import digits_units
+    unit = digits_units(quick=True, seeds=1)[0]
+    (tmp_path / "run" / "units").mkdir(parents=True)
+    (tmp_path / "run" / "units" / unit.filename).write_text('{"half": ')
+    result = ftkit("replicate", "digits", "--quick", "--seeds", "1", "--out", tmp_path / "run")
+    assert result.returncode == 2 and "Traceback" not in result.stderr, result.stderr
+    assert unit.filename in result.stderr and "delete it" in result.stderr
+
+
+def test_a_second_run_on_the_same_folder_is_one_message_and_exit_2(tmp_path):
+    from ftkit.ledger import RunLedger
+    with RunLedger(tmp_path / "run").lock():
+        result = ftkit("replicate", "digits", "--quick", "--seeds", "1", "--out", tmp_path / "run")
+    assert result.returncode == 2 and "Traceback" not in result.stderr, result.stderr
+    assert f"another run is using {tmp_path / 'run'}" in result.stderr
+
+
+QUICK_WORK = """
+import sys
+from dataclasses import replace
+import ftkit.replicate as r
+digits = r.CASES["digits"]
+r.CASES["digits"] = replace(digits, work=lambda unit: {"target_acc": 0.9, "source_acc_before": 0.9, "source_acc_after": 0.8})
+from ftkit.cli import main
+sys.exit(main(sys.argv[1:]))
+"""
+
+
+def test_records_reused_from_another_commit_are_reported(tmp_path):
+    run = lambda: subprocess.run([sys.executable, "-c", QUICK_WORK, "replicate", "digits", "--quick", "--seeds", "1",
+                                  "--out", tmp_path / "run"], capture_output=True, text=True, timeout=600)
+    assert run().returncode == 0
+    for path in (tmp_path / "run" / "units").glob("*.json"):
+        record = json.loads(path.read_text())
+        path.write_text(json.dumps({**record, "commit": "0" * 40}))
+    result = run()
+    assert result.returncode == 0, result.stderr
+    assert "6 of the 6 done units" in result.stderr and "--out" in result.stderr
+    assert "Warning" not in result.stderr  # said once, in the command's words
+
+
+def test_digits_units_are_keyed_by_what_decides_their_numbers():
+    from ftkit.replicate import CASES, digits_units
+    cpu, cuda = digits_units(quick=True, seeds=2, device="cpu"), digits_units(quick=True, seeds=2, device="cuda")
+    assert [u.key for u in cpu] == [u.key for u in cuda]  # digits always trains on the CPU
+    assert not {"device", "methods", "seeds"} & set(cpu[0].config)
+    assert CASES["digits"].device == "cpu"
