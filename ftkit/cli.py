@@ -17,7 +17,7 @@ __all__ = ['seed', 'count', 'parser', 'main']
 # %% ../nbs/99_cli.ipynb #65ec9d2f
 def _demo(args) -> int:
     # the command's modules load fastai and torch (seconds): imported when the command runs, so `ftkit --help` is instant
-    from ftkit.core import check_output_folder
+    from ftkit.core import check_replaceable
     from ftkit.demo import DemoConfig, run_demo, save_demo, summarize_demo
     config = DemoConfig()
     if args.seeds is not None:
@@ -26,8 +26,8 @@ def _demo(args) -> int:
             return 2
         config = replace(config, seeds=tuple(args.seeds))
     try:  # before the run, not after it: a run's results are never thrown away
-        check_output_folder(args.out)
-    except OSError as e:
+        check_replaceable(args.out)
+    except (OSError, ValueError) as e:
         print(f"ftkit demo: --out {args.out}: {e}", file=sys.stderr)
         return 2
     print(f"ftkit demo: {config}", flush=True)
@@ -63,11 +63,11 @@ def _fail(command: str, message: str) -> int:
 # %% ../nbs/99_cli.ipynb #551883f9
 def _replicate_checks(args, out: str) -> str:
     "Everything about a replication that can be checked before the first unit runs; the device its units run on."
-    from ftkit.core import check_output_folder, default_device
+    from ftkit.core import check_replaceable, default_device
     from ftkit.ledger import RunLedger
     from ftkit.replicate import CASES
     case = CASES[args.case]
-    check_output_folder(out)
+    check_replaceable(out)
     requested = str(default_device(args.device))  # an unavailable --device is refused, even for a case that runs elsewhere
     device = case.device or requested
     units = case.units(quick=args.quick, seeds=args.seeds, data=args.data, device=device)

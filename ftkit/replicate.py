@@ -18,7 +18,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from .core import check_count, check_output_folder, default_device, write_csv_atomic
+from .core import check_count, check_replaceable, default_device, write_csv_atomic
 from .demo import DemoConfig, digits_tasks, plot_demo, pretrain_digits_source, run_method
 from .ledger import RunLedger, RunReport, Unit, run_units
 from .text_cases import senteval_plot, senteval_summary, senteval_units, senteval_work
@@ -181,7 +181,7 @@ def replicate(
 ) -> Replication:
     "Run a case's units on a resumable ledger in `out`, then write the results table, summary and plot derived from it."
     case = _case(name)
-    check_output_folder(out)
+    check_replaceable(out)
     requested = str(default_device(device))  # an unavailable device is refused, even by a case that always runs elsewhere
     device = case.device or requested
     units = case.units(quick=quick, seeds=seeds, data=data, device=device)

@@ -183,3 +183,14 @@ def test_digits_units_are_keyed_by_what_decides_their_numbers():
     assert [u.key for u in cpu] == [u.key for u in cuda]  # digits always trains on the CPU
     assert not {"device", "methods", "seeds"} & set(cpu[0].config)
     assert CASES["digits"].device == "cpu"
+
+
+def test_a_folder_of_ones_own_is_refused_as_out(tmp_path):
+    "--out naming a folder that holds someone's files: exit 2 before the run, every file kept."
+    (tmp_path / "thesis").mkdir()
+    (tmp_path / "thesis" / "results.csv").write_text("my own table")
+    for command in (["replicate", "digits", "--quick"], ["demo"]):
+        result = ftkit(*command, "--seeds", "1" if command[0] == "replicate" else "0", "--out", tmp_path / "thesis")
+        assert result.returncode == 2 and "already holds files ftkit did not write" in result.stderr, result.stderr
+    assert [p.name for p in (tmp_path / "thesis").iterdir()] == ["results.csv"]
+    assert (tmp_path / "thesis" / "results.csv").read_text() == "my own table"
