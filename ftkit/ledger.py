@@ -23,6 +23,7 @@ from typing import Callable, Iterable, Iterator
 
 import numpy as np
 import pandas as pd
+import torch
 from fastprogress.fastprogress import progress_bar
 
 from .core import atomic_file, check_count, check_output_folder, is_writable, library_versions
@@ -200,7 +201,8 @@ class RunLedger:
             raise ValueError(f"status must be 'done', 'failed' or 'pruned', got {status!r}")
         record = dict(case=unit.case, setting=unit.setting, config=unit.config, seed=unit.seed, key=unit.key,
                       status=status, metrics=_json_metrics(metrics or {}), error=error, seconds=round(seconds, 3), device=str(device),
-                      world_size=int(os.environ.get("WORLD_SIZE", 1)), commit=_commit(), versions=library_versions(),
+                      world_size=int(os.environ.get("WORLD_SIZE", 1)), threads=torch.get_num_threads(),  # CPU sums differ by thread count
+                      commit=_commit(), versions=library_versions(),
                       finished=time.strftime("%Y-%m-%dT%H:%M:%S%z"))
         write_json_atomic(self.path(unit), record)
         return record
