@@ -1,4 +1,4 @@
-"""Benchmarks for ftkit.forgetting / ftkit.similarity (issue 6).
+"""Benchmarks for ftkit.forgetting / ftkit.similarity.
 
 1. Minibatch CKA over 6 MiniLM layers x 10k sentences: time of the CKA accumulation alone (goal <= 30 s on a
    2-core CPU) next to the time of the MiniLM forward passes that produce the activations, plus the gap to

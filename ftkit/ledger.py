@@ -6,6 +6,7 @@
 from __future__ import annotations
 
 import fcntl
+import functools
 import hashlib
 import importlib.util
 import json
@@ -85,6 +86,7 @@ def write_json_atomic(
     return Path(path)
 
 # %% ../nbs/16_ledger.ipynb #226979ef
+@functools.lru_cache(maxsize=1)  # two git calls: once per process, not once per record
 def _commit() -> str:
     "ftkit's git commit when it runs from a checkout (with '+dirty' for uncommitted changes), else 'unknown'."
     source = Path(importlib.util.find_spec("ftkit").origin).resolve().parent
@@ -96,6 +98,14 @@ def _commit() -> str:
         return head.stdout.strip() + ("+dirty" if dirty else "")
     except (OSError, subprocess.SubprocessError):
         return "unknown"
+
+@functools.lru_cache(maxsize=1)
+def _frozen_versions() -> tuple:
+    return tuple(library_versions().items())
+
+def _versions() -> dict:
+    "The library versions, read once per process (they cannot change while it runs)."
+    return dict(_frozen_versions())
 
 # %% ../nbs/16_ledger.ipynb #f54b50e4
 class CorruptRecordError(ValueError):
@@ -162,8 +172,6 @@ class RunLedger:
         self.folder = check_output_folder(folder)  # a file, a path under one, a read-only place: refused before any work
         self.units_dir = check_output_folder(self.folder / "units")
         self.units_dir.mkdir(parents=True, exist_ok=True)
-        for place in (self.folder, self.units_dir):
-            _check_writable(place)
 
     @contextmanager
     def lock(self) -> Iterator[None]:
@@ -202,7 +210,7 @@ class RunLedger:
         record = dict(case=unit.case, setting=unit.setting, config=unit.config, seed=unit.seed, key=unit.key,
                       status=status, metrics=_json_metrics(metrics or {}), error=error, seconds=round(seconds, 3), device=str(device),
                       world_size=int(os.environ.get("WORLD_SIZE", 1)), threads=torch.get_num_threads(),  # CPU sums differ by thread count
-                      commit=_commit(), versions=library_versions(),
+                      commit=_commit(), versions=_versions(),
                       finished=time.strftime("%Y-%m-%dT%H:%M:%S%z"))
         write_json_atomic(self.path(unit), record)
         return record

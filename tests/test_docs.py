@@ -29,8 +29,9 @@ CHROMIUM_FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic
                   "--disable-background-networking", "--disable-component-update", "--disable-sync",
                   "--hide-scrollbars", "--window-size=1280,900"]
 # Words about how the project is run, not about what the code does; none belongs on a page
-PROCESS_WORDS = re.compile(r"\b(the issue asks|the issue's|this issue|the ticket|tickets?|sessions?|"
-                           r"the product owner|the brief|acceptance criteria)\b", re.I)
+PROCESS_WORDS = re.compile(r"\b(" + "|".join(
+    line for line in (ROOT / "tests/data/process_phrases.txt").read_text().splitlines() if line and not line.startswith("#")
+) + r")\b", re.I)
 
 
 def chromium() -> str:
@@ -84,10 +85,10 @@ class Browser:
         self._ready = threading.Condition()
         threading.Thread(target=self._listen, daemon=True).start()
         target = self.send("Target.createTarget", url="about:blank")["targetId"]
-        self.session = self.send("Target.attachToTarget", targetId=target, flatten=True)["sessionId"]
+        self.attached = self.send("Target.attachToTarget", targetId=target, flatten=True)["sessionId"]
         for domain in ("Page", "Network", "Runtime"):
-            self.send(f"{domain}.enable", session=True)
-        self.send("Emulation.setDeviceMetricsOverride", session=True, width=1280, height=900,
+            self.send(f"{domain}.enable", attached=True)
+        self.send("Emulation.setDeviceMetricsOverride", attached=True, width=1280, height=900,
                   deviceScaleFactor=1, mobile=False)
 
     def _listen(self):
@@ -107,13 +108,13 @@ class Browser:
             if not self._ready.wait_for(done, timeout):
                 raise TimeoutError(f"Chromium did not answer {what} within {timeout} s")
 
-    def send(self, method, session=False, **params):
+    def send(self, method, attached=False, **params):
         with self._ready:
             self._next += 1
             number = self._next
         message = {"id": number, "method": method, "params": params}
-        if session:
-            message["sessionId"] = self.session
+        if attached:
+            message["sessionId"] = self.attached
         os.write(self._write, json.dumps(message).encode() + b"\0")
         self._wait(lambda: number in self._replies, method)
         with self._ready:
@@ -123,7 +124,7 @@ class Browser:
         return reply["result"]
 
     def evaluate(self, expression: str):
-        result = self.send("Runtime.evaluate", session=True, expression=expression, awaitPromise=True,
+        result = self.send("Runtime.evaluate", attached=True, expression=expression, awaitPromise=True,
                            returnByValue=True)
         if "exceptionDetails" in result:
             raise RuntimeError(f"script failed: {result['exceptionDetails']}")
@@ -133,7 +134,7 @@ class Browser:
         "Load `url` and wait for its fonts; return the URL of every request the page made."
         with self._ready:
             self.events.clear()
-        self.send("Page.navigate", session=True, url=url)
+        self.send("Page.navigate", attached=True, url=url)
         self._wait(lambda: any(e.get("method") == "Page.loadEventFired" for e in self.events), f"loading {url}")
         self.evaluate("new Promise(r => requestAnimationFrame(r)).then(() => document.fonts.ready).then(() => true)")
         with self._ready:
@@ -143,7 +144,7 @@ class Browser:
         "Save the viewport as PNG, scrolled to the first `selector` (the page's top when empty)."
         if selector:
             self.evaluate(f"document.querySelector({selector!r})?.scrollIntoView({{block: 'center', behavior: 'instant'}}); true")
-        path.write_bytes(base64.b64decode(self.send("Page.captureScreenshot", session=True, format="png")["data"]))
+        path.write_bytes(base64.b64decode(self.send("Page.captureScreenshot", attached=True, format="png")["data"]))
 
     def close(self):
         try:
