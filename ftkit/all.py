@@ -24,6 +24,7 @@ from .ledger import *
 from .models import *
 from .readers import *
 from .regularizers import *
+from .cases import *
 from .replicate import *
 from .schedules import *
 from .similarity import *
@@ -36,5 +37,5 @@ from .training import *
 # the modules by name: a module and a function may share one (`ftkit.replicate.replicate`), and the star imports above
 # bind the function
 MODULES = tuple(importlib.import_module(f"ftkit.{name}") for name in (
-    "core", "downloads", "readers", "datasets", "text", "images", "groups", "models", "discriminative", "schedules", "freezing", "chains", "caching", "cache_plans", "training", "similarity", "forgetting", "tracker", "regularizers", "ledger", "replicate", "text_cases", "demo"))  # input -> head, as the notebooks are numbered
+    "core", "downloads", "readers", "datasets", "text", "images", "groups", "models", "discriminative", "schedules", "freezing", "chains", "caching", "cache_plans", "training", "similarity", "forgetting", "tracker", "regularizers", "ledger", "cases", "replicate", "text_cases", "demo"))  # input -> head, as the notebooks are numbered
 __all__ = ["MODULES"] + [name for module in MODULES for name in module.__all__]

@@ -9,45 +9,19 @@ import json
 import math
 from dataclasses import asdict, dataclass
 from functools import lru_cache
-from importlib import resources
 from pathlib import Path
-from typing import Callable
 
 import matplotlib.pyplot as plt
-import numpy as np
 import pandas as pd
-from scipy import stats
 
 from .core import check_count, check_replaceable, default_device, write_csv_atomic
 from .demo import DemoConfig, digits_tasks, plot_demo, pretrain_digits_source, run_method
 from .ledger import RunLedger, RunReport, Unit, run_units
-from .text_cases import senteval_plot, senteval_summary, senteval_units, senteval_work
+from .cases import CASES, Case, finished, load_targets, mean_sd, paired_verdict, register
+from . import text_cases  # noqa: F401  (registers its cases)
 
 # %% auto #0
-__all__ = ['CASES', 'load_targets', 'Case', 'digits_units', 'digits_work', 'paired_verdict', 'digits_summary', 'digits_plot',
-           'Replication', 'replicate']
-
-# %% ../nbs/17_replicate.ipynb #832d5f93
-def load_targets(
-    case: str | None = None,  # only this case's rows; None for all
-) -> pd.DataFrame:            # columns case, setting, metric, value, source
-    "The published numbers every replication compares against, from the package's `targets.csv`."
-    with resources.files("ftkit").joinpath("targets.csv").open() as f:
-        targets = pd.read_csv(f, comment="#")
-    return targets if case is None else targets[targets.case == case].reset_index(drop=True)
-
-# %% ../nbs/17_replicate.ipynb #adafac26
-@dataclass(frozen=True)
-class Case:
-    "A replication: its claim, how to list its units, how to run one, and how to read the results."
-    name: str                                   # the CLI's name, e.g. "digits"
-    claim: str                                  # the claim in one sentence (for `ftkit replicate --list`)
-    units: Callable[..., list[Unit]]            # (quick, seeds, data, device) -> the units of work
-    work: Callable[[Unit], dict]                # one unit -> its metrics
-    summarize: Callable[[pd.DataFrame, pd.DataFrame], pd.DataFrame]  # (results, targets) -> paper | ours | Δ | verdict
-    plot: Callable[[pd.DataFrame, pd.DataFrame], plt.Figure]  # (results, targets) -> the case's figure
-    default_seeds: tuple = (0, 1, 2)            # seeds of the full tier (the quick tier uses the first)
-    device: str | None = None                   # where every unit runs whatever the run's device (digits: "cpu"); None: the run's
+__all__ = ['digits_units', 'digits_work', 'digits_summary', 'digits_plot', 'Replication', 'replicate']
 
 # %% ../nbs/17_replicate.ipynb #965d94ad
 def _digits_config(unit: Unit) -> DemoConfig:
@@ -84,30 +58,6 @@ def digits_work(unit: Unit) -> dict:
     # from scratch there is no source task: those metrics are absent (None), not a NaN that would mean divergence
     return {k: None if k.startswith("source") and unit.setting == "scratch" else v for k, v in metrics.items() if k != "seconds"}
 
-# %% ../nbs/17_replicate.ipynb #6c532186
-def _mean_sd(values: pd.Series) -> str:
-    values = values.dropna()
-    if values.empty: return "—"
-    return f"{100 * values.mean():.1f}" + (f" ± {100 * values.std(ddof=1):.1f}" if len(values) > 1 else " (n = 1)")
-
-# %% ../nbs/17_replicate.ipynb #11e548bf
-def paired_verdict(
-    a: pd.Series,   # a metric of setting A, indexed by seed
-    b: pd.Series,   # the same metric of setting B, indexed by seed
-    higher: bool,   # the claim: A's metric is higher than B's (False: lower)
-) -> tuple[float, float, int, str]:  # (mean paired difference A − B, its standard error, pairs n, verdict)
-    "Compare two settings seed by seed: the claim holds when the mean difference exceeds t(0.975, n−1) standard errors."
-    pairs = pd.concat([a, b], axis=1, join="inner").dropna().astype(float)  # seeds with a value under both settings
-    n, diff = len(pairs), pairs.iloc[:, 0] - pairs.iloc[:, 1]
-    if not np.isfinite(pairs.to_numpy()).all():
-        return float("nan"), float("nan"), n, "non-finite metric"
-    if n < 2:
-        return (float(diff.mean()) if n else float("nan")), float("nan"), n, "needs ≥ 2 seeds"
-    mean, se = float(diff.mean()), float(diff.std(ddof=1) / math.sqrt(n))
-    margin, signed = float(stats.t.ppf(0.975, n - 1)) * se, mean if higher else -mean
-    verdict = "holds" if signed > margin else "does not hold" if signed < -margin else f"not resolved at {n} seeds"
-    return mean, se, n, verdict
-
 # %% ../nbs/17_replicate.ipynb #5f5dc98e
 _DIGITS_CLAIMS = (  # (claim, setting A, setting B, metric, A higher than B?)
     ("transfer beats training from scratch on five examples a class", "fine-tune", "scratch", "target_acc", True),
@@ -116,7 +66,7 @@ _DIGITS_CLAIMS = (  # (claim, setting A, setting B, metric, A higher than B?)
 
 def digits_summary(results: pd.DataFrame, targets: pd.DataFrame) -> pd.DataFrame:
     "The claims, one row each: our numbers (mean ± sd over seeds), the paired difference, its pairs and the verdict."
-    done = results[results.status == "done"] if "status" in results else results.iloc[:0]
+    done = finished(results)
     if done.empty:
         return pd.DataFrame({"summary": ["no unit finished: their errors are in results.csv"]})
     done = done.reindex(columns=[*done.columns, *{"target_acc", "source_acc_before", "source_acc_after"} - set(done.columns)])
@@ -125,14 +75,14 @@ def digits_summary(results: pd.DataFrame, targets: pd.DataFrame) -> pd.DataFrame
     rows = []
     for claim, a, b, column, higher in _DIGITS_CLAIMS:
         mean, se, n, verdict = paired_verdict(by(a, column), by(b, column), higher)
-        rows.append(dict(claim=claim, metric=f"{column} (%)", ours=f"{a} {_mean_sd(by(a, column))} vs {b} {_mean_sd(by(b, column))}",
+        rows.append(dict(claim=claim, metric=f"{column} (%)", ours=f"{a} {mean_sd(by(a, column))} vs {b} {mean_sd(by(b, column))}",
                          delta=f"{100 * mean:+.1f} ± {100 * se:.1f}" if math.isfinite(mean * se) else "—", seeds=n, verdict=verdict))
     return pd.DataFrame(rows)
 
 # %% ../nbs/17_replicate.ipynb #ca3904e0
 def digits_plot(results: pd.DataFrame, targets: pd.DataFrame) -> plt.Figure:
     "The demo's bar chart (target accuracy and source accuracy after, per method) from the results table."
-    done = results[results.status == "done"] if "status" in results else results.iloc[:0]
+    done = finished(results)
     if done.empty or not {"target_acc", "source_acc_before", "source_acc_after"} <= set(done.columns):
         fig, ax = plt.subplots(figsize=(5, 2), dpi=100)
         ax.set_axis_off()
@@ -141,15 +91,9 @@ def digits_plot(results: pd.DataFrame, targets: pd.DataFrame) -> plt.Figure:
     return plot_demo(done.rename(columns={"setting": "method"}))
 
 # %% ../nbs/17_replicate.ipynb #0717aecb
-CASES: dict[str, Case] = {case.name: case for case in [
-    Case("digits", "A CNN pretrained on digits 0-4 learns 5-9 from five examples each better than from scratch, and "
-         "discriminative learning rates and gradual unfreezing forget less of 0-4 than plain fine-tuning.",
-         digits_units, digits_work, digits_summary, digits_plot, device="cpu"),
-    Case("senteval-probe", "Frozen mean-pooled sentence embeddings with a logistic-regression probe classify sentences "
-         "well (SBERT Table 5: SBERT-NLI-base beats averaged GloVe and BERT embeddings on MR, CR, SUBJ, SST-2 and TREC); "
-         "all-MiniLM-L6-v2, a distilled sentence encoder, lands in that range.",
-         senteval_units, senteval_work, senteval_summary, senteval_plot),
-]}
+register(Case("digits", "A CNN pretrained on digits 0-4 learns 5-9 from five examples each better than from scratch, and "
+              "discriminative learning rates and gradual unfreezing forget less of 0-4 than plain fine-tuning.",
+              digits_units, digits_work, digits_summary, digits_plot, device="cpu"))
 
 # %% ../nbs/17_replicate.ipynb #b3804b68
 @dataclass

@@ -22,6 +22,7 @@ from sklearn.preprocessing import StandardScaler
 from .core import atomic_file, cache_dir, check_count, evaluating
 from .datasets import Dataset, load_dataset
 from .downloads import sha256_of
+from .cases import Case, finished, note_figure, register
 from .ledger import Unit
 from .models import minilm_classifier
 from .text import TokenizedTexts, pad_collate, text_dataset, text_dataset_from_files
@@ -239,7 +240,7 @@ def _against(ours: float, se: float, paper: float, name: str) -> str | None:
 # %% ../nbs/18_text_cases.ipynb #1acc24d3
 def senteval_summary(results: pd.DataFrame, targets: pd.DataFrame) -> pd.DataFrame:
     "Per task: SBERT Table 5's rows beside our probe (accuracy ± its binomial standard error, n_test), and the verdict."
-    done = results[results.status == "done"] if "status" in results else results.iloc[:0]
+    done = finished(results)
     done = done.dropna(subset=["accuracy", "n_test"]) if {"accuracy", "n_test"} <= set(done.columns) else done.iloc[:0]
     if done.empty:
         return pd.DataFrame({"summary": ["no unit finished: their errors are in results.csv"]})
@@ -253,20 +254,12 @@ def senteval_summary(results: pd.DataFrame, targets: pd.DataFrame) -> pd.DataFra
                      "Δ vs SBERT-NLI-base": round(ours - paper["SBERT-NLI-base"], 2), "verdict": ", ".join(verdict) or "—"})
     return pd.DataFrame(rows)
 
-# %% ../nbs/18_text_cases.ipynb #748d8c04
-def _note_figure(note: str) -> plt.Figure:
-    "A small figure that says why there is nothing to plot."
-    fig, ax = plt.subplots(figsize=(5, 2), dpi=100)
-    ax.text(0.5, 0.5, note, ha="center", va="center", wrap=True)
-    ax.set_axis_off()
-    return fig
-
 # %% ../nbs/18_text_cases.ipynb #888000f4
 def senteval_plot(results: pd.DataFrame, targets: pd.DataFrame) -> plt.Figure:
     "Accuracy per task: SBERT Table 5's rows as bars, our probe as points (one per seed) with its 95% interval (±1.96 SE)."
-    done = results[results.status == "done"] if "status" in results else results.iloc[:0]
+    done = finished(results)
     if done.empty or not {"accuracy", "n_test"} <= set(done.columns):
-        return _note_figure("no unit finished: nothing to plot (the errors are in results.csv)")
+        return note_figure("no unit finished: nothing to plot (the errors are in results.csv)")
     tasks = list(dict.fromkeys(done.setting))
     fig, ax = plt.subplots(figsize=(1.4 * len(tasks) + 2, 3.4), dpi=100)
     x = np.arange(len(tasks))
@@ -284,3 +277,9 @@ def senteval_plot(results: pd.DataFrame, targets: pd.DataFrame) -> plt.Figure:
     ax.legend(fontsize=7, loc="lower right")
     fig.tight_layout()
     return fig
+
+# %% ../nbs/18_text_cases.ipynb #34299052
+register(Case("senteval-probe", "Frozen mean-pooled sentence embeddings with a logistic-regression probe classify sentences "
+              "well (SBERT Table 5: SBERT-NLI-base beats averaged GloVe and BERT embeddings on MR, CR, SUBJ, SST-2 and TREC); "
+              "all-MiniLM-L6-v2, a distilled sentence encoder, lands in that range.",
+              senteval_units, senteval_work, senteval_summary, senteval_plot))
