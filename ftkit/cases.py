@@ -41,6 +41,17 @@ class Case:
     plot: Callable[[pd.DataFrame, pd.DataFrame], plt.Figure]  # (results, targets) -> the case's figure
     default_seeds: tuple = (0, 1, 2)            # seeds of the full tier (the quick tier uses the first)
     device: str | None = None                   # where every unit runs whatever the run's device (digits: "cpu"); None: the run's
+    options: tuple = ()                         # extra keyword options `units` takes (e.g. ("encoder",): `--encoder` on the CLI)
+
+    def list_units(self, quick: bool, seeds: int | None = None, data: str | None = None, device: str = "cpu",
+                   options: dict | None = None) -> list[Unit]:
+        "The units of a run, after checking that every option given is one this case takes."
+        options = dict(options or {})
+        unknown = sorted(set(options) - set(self.options))
+        if unknown:
+            takes = f"; it takes {', '.join('--' + o for o in self.options)}" if self.options else ""
+            raise ValueError(f"the {self.name} case takes no option {', '.join('--' + o for o in unknown)}{takes}")
+        return self.units(quick=quick, seeds=seeds, data=data, device=device, **options)
 
 # %% ../nbs/16b_cases.ipynb #2aaac407
 CASES: dict[str, Case] = {}  # every registered case by name, in registration order (`ftkit replicate --list`)

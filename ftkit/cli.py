@@ -60,6 +60,11 @@ def _fail(command: str, message: str) -> int:
     print(f"ftkit {command}: {message}", file=sys.stderr)
     return 2
 
+# %% ../nbs/99_cli.ipynb #ac559a4a
+def _options(args) -> dict:
+    "The case options given on the command line (only those given: a case's defaults stay its own)."
+    return {name: getattr(args, name) for name in ("encoder",) if getattr(args, name, None) is not None}
+
 # %% ../nbs/99_cli.ipynb #551883f9
 def _replicate_checks(args, out: str) -> str:
     "Everything about a replication that can be checked before the first unit runs; the device its units run on."
@@ -70,7 +75,7 @@ def _replicate_checks(args, out: str) -> str:
     check_replaceable(out)
     requested = str(default_device(args.device))  # an unavailable --device is refused, even for a case that runs elsewhere
     device = case.device or requested
-    units = case.units(quick=args.quick, seeds=args.seeds, data=args.data, device=device)
+    units = case.list_units(quick=args.quick, seeds=args.seeds, data=args.data, device=device, options=_options(args))
     ledger = RunLedger(out)  # an existing folder that cannot be written is refused here
     with ledger.lock():      # so is a folder another run is using, and a record that is not its unit's
         ledger.missing(units)
@@ -82,7 +87,7 @@ def _replicate(args) -> int:
     from ftkit.ledger import LedgerBusyError, OtherCommitWarning
     from ftkit.replicate import CASES, replicate
     if args.list:
-        for name, case in CASES.items(): print(f"{name:20s} {case.claim}")
+        for name in sorted(CASES): print(f"{name:20s} {CASES[name].claim}")
         return 0
     if args.case is None: return _fail("replicate", "give a case (see `ftkit replicate --list`)")
     if args.case not in CASES: return _fail("replicate", f"unknown case {args.case!r}; the cases are {', '.join(CASES)}")
@@ -96,7 +101,8 @@ def _replicate(args) -> int:
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", OtherCommitWarning)  # said below, in the command's words
-            result = replicate(args.case, out, quick=args.quick, seeds=args.seeds, device=device, data=args.data)
+            result = replicate(args.case, out, quick=args.quick, seeds=args.seeds, device=device, data=args.data,
+                               options=_options(args))
     except LedgerBusyError as e:  # another run took the folder since the checks
         return _fail("replicate", str(e))
     print(f"\n{result.summary.to_string(index=False)}\n")
@@ -125,6 +131,7 @@ def parser() -> argparse.ArgumentParser:
     rep.add_argument("--out", help="the run folder (default replications/CASE); an interrupted run resumes there")
     rep.add_argument("--device", choices=["cpu", "cuda"], help="where to train (default: the best available)")
     rep.add_argument("--data", help="a data set name or path, for cases that take one")
+    rep.add_argument("--encoder", help="the encoder, for cases that take one (ulmfit-ablation: minilm, or awd_lstm online)")
     rep.set_defaults(run=_replicate)
     return top
 

@@ -18,7 +18,7 @@ from .core import check_count, check_replaceable, default_device, write_csv_atom
 from .demo import DemoConfig, digits_tasks, plot_demo, pretrain_digits_source, run_method
 from .ledger import RunLedger, RunReport, Unit, run_units
 from .cases import CASES, Case, finished, load_targets, mean_sd, paired_verdict, register
-from . import text_cases  # noqa: F401  (registers its cases)
+from . import text_cases, ulmfit_cases  # noqa: F401  (they register their cases)
 
 # %% auto #0
 __all__ = ['digits_units', 'digits_work', 'digits_summary', 'digits_plot', 'Replication', 'replicate']
@@ -122,13 +122,14 @@ def replicate(
     device: str | None = None, # "cpu" or "cuda"; default: the best available (a case with its own `device` runs there)
     data: str | None = None,   # a data set name or path, for cases that take one
     progress: bool = True,     # a progress bar over units
+    options: dict | None = None,  # the case's own options, e.g. {"encoder": "awd_lstm"} (see `Case.options`)
 ) -> Replication:
     "Run a case's units on a resumable ledger in `out`, then write the results table, summary and plot derived from it."
     case = _case(name)
     check_replaceable(out)
     requested = str(default_device(device))  # an unavailable device is refused, even by a case that always runs elsewhere
     device = case.device or requested
-    units = case.units(quick=quick, seeds=seeds, data=data, device=device)
+    units = case.list_units(quick=quick, seeds=seeds, data=data, device=device, options=options)
     ledger = RunLedger(out)
     report = run_units(ledger, units, case.work, device=device, progress=progress)
     results = ledger.table(units)  # this run's units, in their order (the folder may hold other runs' records)

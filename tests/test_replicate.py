@@ -31,6 +31,9 @@ def test_list_names_every_case_with_its_claim():
     (["replicate"], "give a case"),
     (["replicate", "digits", "--data", "mnist"], "runs on scikit-learn's digits only"),
     (["replicate", "digits", "--seeds", "0"], "must be >= 1"),
+    (["replicate", "digits", "--encoder", "awd_lstm"], "the digits case takes no option --encoder"),
+    (["replicate", "ulmfit-ablation", "--encoder", "bert"], "unknown encoder 'bert'"),
+    (["replicate", "ulmfit-ablation", "--data", "mr"], "TREC-6 only"),
     (["replicate", "digits", "--device", "cuda"] if not os.environ.get("CUDA_VISIBLE_DEVICES") else ["replicate", "nope"], "not available"),
 ])
 def test_bad_input_is_one_message_and_exit_2(tmp_path, args, message):
