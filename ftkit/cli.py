@@ -9,6 +9,7 @@ import argparse
 import sys
 import time
 import warnings
+from pathlib import Path
 from dataclasses import replace
 
 # %% auto #0
@@ -72,6 +73,8 @@ def _replicate_checks(args, out: str) -> str:
     from ftkit.ledger import RunLedger
     from ftkit.replicate import CASES
     case = CASES[args.case]
+    if args.report and not (Path(out) / "units").is_dir():
+        raise FileNotFoundError(f"{out} holds no run of a case (no units/ folder): there is nothing to draw; run the case first")
     check_replaceable(out)
     requested = str(default_device(args.device))  # an unavailable --device is refused, even for a case that runs elsewhere
     device = case.device or requested
@@ -102,7 +105,7 @@ def _replicate(args) -> int:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", OtherCommitWarning)  # said below, in the command's words
             result = replicate(args.case, out, quick=args.quick, seeds=args.seeds, device=device, data=args.data,
-                               options=_options(args))
+                               options=_options(args), run=not args.report)
     except LedgerBusyError as e:  # another run took the folder since the checks
         return _fail("replicate", str(e))
     print(f"\n{result.summary.to_string(index=False)}\n")
@@ -111,7 +114,8 @@ def _replicate(args) -> int:
         print(f"ftkit replicate: {len(other)} of the {len(result.report.skipped)} done units were computed at another commit "
               "of ftkit and reused as they are; give a new --out to recompute them under this code", file=sys.stderr)
     for unit in result.missing:
-        print(f"failed: {unit.setting} seed {unit.seed} (error in {out}/units/{unit.filename})", file=sys.stderr)
+        state = f"failed (error in {out}/units/{unit.filename})" if (Path(out) / "units" / unit.filename).is_file() else "not run yet"
+        print(f"{state}: {unit.setting} seed {unit.seed}", file=sys.stderr)
     return 1 if result.missing else 0
 
 # %% ../nbs/99_cli.ipynb #3fe34177
@@ -131,6 +135,8 @@ def parser() -> argparse.ArgumentParser:
     rep.add_argument("--out", help="the run folder (default replications/CASE); an interrupted run resumes there")
     rep.add_argument("--device", choices=["cpu", "cuda"], help="where to train (default: the best available)")
     rep.add_argument("--data", help="a data set name or path, for cases that take one")
+    rep.add_argument("--report", action="store_true", help="run nothing: draw the table and plot from what --out holds "
+                     "(a partial run: the units still missing are named)")
     rep.add_argument("--encoder", help="the encoder, for cases that take one (ulmfit-ablation: minilm, or awd_lstm online)")
     rep.set_defaults(run=_replicate)
     return top

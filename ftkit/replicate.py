@@ -21,7 +21,8 @@ from .cases import CASES, Case, finished, load_targets, mean_sd, paired_verdict,
 from . import text_cases, ulmfit_cases  # noqa: F401  (they register their cases)
 
 # %% auto #0
-__all__ = ['digits_units', 'digits_work', 'digits_summary', 'digits_plot', 'Replication', 'replicate']
+__all__ = ['digits_units', 'digits_work', 'digits_summary', 'digits_plot', 'Replication', 'results_table', 'name_missing',
+           'replicate']
 
 # %% ../nbs/17_replicate.ipynb #965d94ad
 def _digits_config(unit: Unit) -> DemoConfig:
@@ -113,6 +114,30 @@ def _case(name: str) -> Case:
         raise ValueError(f"unknown case {name!r}; the cases are {sorted(CASES)} (`ftkit replicate --list`)")
     return CASES[name]
 
+# %% ../nbs/17_replicate.ipynb #da9bd2b2
+def results_table(
+    ledger: RunLedger,
+    units: list[Unit],  # the run's units, in order
+) -> pd.DataFrame:      # one row per unit: its record's row, or status "missing" for a unit with no record yet
+    "The results table of a run: every unit's record, and a `missing` row for each unit not run yet, so a partial table names what it lacks."
+    table = ledger.table(units)
+    found = {unit.key for unit in units if ledger.record(unit) is not None}
+    absent = [dict(case=u.case, setting=u.setting, seed=u.seed, status="missing") for u in units if u.key not in found]
+    return pd.concat([table, pd.DataFrame(absent)], ignore_index=True) if absent else table
+
+# %% ../nbs/17_replicate.ipynb #327c90a8
+def name_missing(
+    figure: plt.Figure,
+    missing: list[Unit],  # units not done (not run yet, or failed)
+    show: int = 6,        # name this many, then count the rest
+) -> plt.Figure:
+    "Write under a case's figure which units it lacks, so a plot drawn from a partial run says so."
+    if missing:
+        names = [f"{u.setting} (seed {u.seed})" for u in missing[:show]] + ([f"{len(missing) - show} more"] if len(missing) > show else [])
+        figure.text(0.01, 0.005, f"not in this figure, {len(missing)} unit(s) not done: " + ", ".join(names),
+                    fontsize=7, color="tab:red", va="bottom", wrap=True)
+    return figure
+
 # %% ../nbs/17_replicate.ipynb #221a86f5
 def replicate(
     name: str,                 # a case of `CASES`
@@ -123,6 +148,7 @@ def replicate(
     data: str | None = None,   # a data set name or path, for cases that take one
     progress: bool = True,     # a progress bar over units
     options: dict | None = None,  # the case's own options, e.g. {"encoder": "awd_lstm"} (see `Case.options`)
+    run: bool = True,          # False: run nothing, draw the files from what the ledger holds (a partial run: missing units named)
 ) -> Replication:
     "Run a case's units on a resumable ledger in `out`, then write the results table, summary and plot derived from it."
     case = _case(name)
@@ -130,9 +156,11 @@ def replicate(
     requested = str(default_device(device))  # an unavailable device is refused, even by a case that always runs elsewhere
     device = case.device or requested
     units = case.list_units(quick=quick, seeds=seeds, data=data, device=device, options=options)
+    if not run and not (Path(out) / "units").is_dir():
+        raise FileNotFoundError(f"{out} holds no run of a case (no units/ folder): there is nothing to draw; run the case first")
     ledger = RunLedger(out)
-    report = run_units(ledger, units, case.work, device=device, progress=progress)
-    results = ledger.table(units)  # this run's units, in their order (the folder may hold other runs' records)
+    report = run_units(ledger, units, case.work, device=device, progress=progress) if run else RunReport()
+    results = results_table(ledger, units)
     out = Path(out)
     write_csv_atomic(out / "results.csv", results)  # first: the errors of a run whose units all failed are kept
     targets = load_targets(case.name)
@@ -140,7 +168,8 @@ def replicate(
     if quick and "verdict" in summary:  # a small subset checks the machinery; it says nothing about the paper
         summary["verdict"] = "— (quick tier: no claim)"
     write_csv_atomic(out / "summary.csv", summary)
-    figure = case.plot(results, targets)
+    missing = ledger.missing(units)
+    figure = name_missing(case.plot(results, targets), missing)
     figure.savefig(out / f"{case.name}.png")
     plt.close(figure)
-    return Replication(case, results, summary, report, out, ledger.missing(units))
+    return Replication(case, results, summary, report, out, missing)

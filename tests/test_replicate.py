@@ -197,3 +197,18 @@ def test_a_folder_of_ones_own_is_refused_as_out(tmp_path):
         assert result.returncode == 2 and "already holds files ftkit did not write" in result.stderr, result.stderr
     assert [p.name for p in (tmp_path / "thesis").iterdir()] == ["results.csv"]
     assert (tmp_path / "thesis" / "results.csv").read_text() == "my own table"
+
+
+def test_report_draws_a_partial_run_and_names_what_it_lacks(tmp_path):
+    out = tmp_path / "run"
+    assert ftkit("replicate", "digits", "--quick", "--seeds", "1", "--out", out).returncode == 0
+    next((out / "units").glob("*scratch*.json")).unlink()  # as if the run had stopped before that unit
+    before = {p.name: p.read_bytes() for p in (out / "units").glob("*.json")}
+    result = ftkit("replicate", "digits", "--quick", "--seeds", "1", "--out", out, "--report")
+    assert result.returncode == 1, result.stderr
+    assert "not run yet: scratch seed 0" in result.stderr
+    assert {p.name: p.read_bytes() for p in (out / "units").glob("*.json")} == before  # nothing ran, nothing rewritten
+    table = pd.read_csv(out / "results.csv")
+    assert table.set_index("setting").loc["scratch", "status"] == "missing"
+    nothing = ftkit("replicate", "digits", "--report", "--out", tmp_path / "empty")
+    assert nothing.returncode == 2 and "nothing to draw" in nothing.stderr and not (tmp_path / "empty").exists()
