@@ -18,7 +18,8 @@ from scipy import stats
 from .ledger import Unit
 
 # %% auto #0
-__all__ = ['CASES', 'load_targets', 'Case', 'register', 'finished', 'mean_sd', 'paired_verdict', 'note_figure']
+__all__ = ['CASES', 'load_targets', 'Case', 'register', 'finished', 'mean_sd', 'paired_verdict', 'unpaired_verdict',
+           'note_figure']
 
 # %% ../nbs/16b_cases.ipynb #4860ecb7
 def load_targets(
@@ -77,6 +78,14 @@ def mean_sd(values: pd.Series) -> str:
     if values.empty: return "—"
     return f"{100 * values.mean():.1f}" + (f" ± {100 * values.std(ddof=1):.1f}" if len(values) > 1 else " (n = 1)")
 
+# %% ../nbs/16b_cases.ipynb #0a000710
+def _t_verdict(signed: float, se: float, df: float, n: int) -> str:
+    "holds / does not hold / not resolved: the signed difference against t(0.975, df) standard errors (no spread: unresolved)."
+    if se == 0:  # every seed differs by the same amount: a discrete metric can do that by chance; no test is possible
+        return f"not resolved at {n} seeds (no spread)"
+    margin = float(stats.t.ppf(0.975, df)) * se
+    return "holds" if signed > margin else "does not hold" if signed < -margin else f"not resolved at {n} seeds"
+
 # %% ../nbs/16b_cases.ipynb #bd39ea6c
 def paired_verdict(
     a: pd.Series,   # a metric of setting A, indexed by seed
@@ -91,9 +100,25 @@ def paired_verdict(
     if n < 2:
         return (float(diff.mean()) if n else float("nan")), float("nan"), n, "needs ≥ 2 seeds"
     mean, se = float(diff.mean()), float(diff.std(ddof=1) / math.sqrt(n))
-    margin, signed = float(stats.t.ppf(0.975, n - 1)) * se, mean if higher else -mean
-    verdict = "holds" if signed > margin else "does not hold" if signed < -margin else f"not resolved at {n} seeds"
-    return mean, se, n, verdict
+    return mean, se, n, _t_verdict(mean if higher else -mean, se, n - 1, n)
+
+# %% ../nbs/16b_cases.ipynb #71b8c47f
+def unpaired_verdict(
+    a: pd.Series,   # a metric of setting A, one value per run
+    b: pd.Series,   # the same metric of setting B, from other runs (no pairing by seed)
+    higher: bool,   # the claim: A's metric is higher than B's (False: lower)
+) -> tuple[float, float, int, str]:  # (mean difference A − B, its standard error, the smaller sample size, verdict)
+    "Compare two settings whose runs are not paired (e.g. different data draws): Welch's t rule at 5%, two-sided."
+    a, b = a.dropna().astype(float), b.dropna().astype(float)
+    n = min(len(a), len(b))
+    if not (np.isfinite(a).all() and np.isfinite(b).all()):
+        return float("nan"), float("nan"), n, "non-finite metric"
+    if n < 2:
+        return (float(a.mean() - b.mean()) if n else float("nan")), float("nan"), n, "needs ≥ 2 runs a side"
+    va, vb = a.var(ddof=1) / len(a), b.var(ddof=1) / len(b)
+    mean, se = float(a.mean() - b.mean()), math.sqrt(va + vb)
+    df = (va + vb) ** 2 / (va ** 2 / (len(a) - 1) + vb ** 2 / (len(b) - 1)) if se else 1.0  # Welch–Satterthwaite
+    return mean, se, n, _t_verdict(mean if higher else -mean, se, df, n).replace("seeds", "runs a side")
 
 # %% ../nbs/16b_cases.ipynb #b99746d5
 def note_figure(note: str) -> plt.Figure:
