@@ -30,6 +30,11 @@ from .schedules import *
 from .similarity import *
 from .text import *
 from .text_cases import *
+from .ulmfit_cases import *
+from .shift_cases import *
+from .transfer_cases import *
+from .continual_cases import *
+from .surgical_cases import *
 from .tracker import *
 from .training import *
 
@@ -37,5 +42,5 @@ from .training import *
 # the modules by name: a module and a function may share one (`ftkit.replicate.replicate`), and the star imports above
 # bind the function
 MODULES = tuple(importlib.import_module(f"ftkit.{name}") for name in (
-    "core", "downloads", "readers", "datasets", "text", "images", "groups", "models", "discriminative", "schedules", "freezing", "chains", "caching", "cache_plans", "training", "similarity", "forgetting", "tracker", "regularizers", "ledger", "cases", "replicate", "text_cases", "demo"))  # input -> head, as the notebooks are numbered
+    "core", "downloads", "readers", "datasets", "text", "images", "groups", "models", "discriminative", "schedules", "freezing", "chains", "caching", "cache_plans", "training", "similarity", "forgetting", "tracker", "regularizers", "ledger", "cases", "replicate", "text_cases", "ulmfit_cases", "shift_cases", "demo", "transfer_cases", "continual_cases", "surgical_cases"))  # input -> head, as the notebooks are numbered
 __all__ = ["MODULES"] + [name for module in MODULES for name in module.__all__]

@@ -18,7 +18,7 @@ from .core import check_count, check_replaceable, default_device, write_csv_atom
 from .demo import DemoConfig, digits_tasks, plot_demo, pretrain_digits_source, run_method
 from .ledger import RunLedger, RunReport, Unit, run_units
 from .cases import CASES, Case, finished, load_targets, mean_sd, paired_verdict, register
-from . import text_cases, ulmfit_cases  # noqa: F401  (they register their cases)
+from . import continual_cases, shift_cases, surgical_cases, text_cases, transfer_cases, ulmfit_cases
 
 # %% auto #0
 __all__ = ['digits_units', 'digits_work', 'digits_summary', 'digits_plot', 'Replication', 'results_table', 'name_missing',
@@ -95,6 +95,9 @@ def digits_plot(results: pd.DataFrame, targets: pd.DataFrame) -> plt.Figure:
 register(Case("digits", "A CNN pretrained on digits 0-4 learns 5-9 from five examples each better than from scratch, and "
               "discriminative learning rates and gradual unfreezing forget less of 0-4 than plain fine-tuning.",
               digits_units, digits_work, digits_summary, digits_plot, device="cpu"))
+
+# the modules that define cases: importing them registered their cases in `CASES`
+_CASE_MODULES = (text_cases, ulmfit_cases, shift_cases, transfer_cases, continual_cases, surgical_cases)
 
 # %% ../nbs/17_replicate.ipynb #b3804b68
 @dataclass
