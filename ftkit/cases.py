@@ -55,13 +55,20 @@ class Case:
         return self.units(quick=quick, seeds=seeds, data=data, device=device, **options)
 
 # %% ../nbs/16b_cases.ipynb #2aaac407
-CASES: dict[str, Case] = {}  # every registered case by name, in registration order (`ftkit replicate --list`)
+CASES: dict[str, Case] = {}  # every registered case by name, in registration order (`ftkit replicate --list` sorts them)
+
+def _same_case(a: Case, b: Case) -> bool:
+    "The same case defined again (a notebook re-running its module's cells, a module reloaded): same claim, same functions' names."
+    names = lambda case: [getattr(f, "__qualname__", repr(f)) for f in (case.units, case.work, case.summarize, case.plot)]
+    return a.claim == b.claim and names(a) == names(b)
 
 def register(case: Case) -> Case:
-    "Add `case` to `CASES` (a module that defines a case calls this once, at import); a second case of that name is refused."
+    "Add `case` to `CASES` (a module that defines a case calls this once, at import); another case under a taken name is refused."
     if not isinstance(case, Case):
         raise TypeError(f"register takes a Case, got {type(case).__name__}")
     if case.name in CASES and CASES[case.name] is not case:
+        if _same_case(CASES[case.name], case):
+            return CASES[case.name]  # defined again: the first registration stays
         raise ValueError(f"a case named {case.name!r} is already registered; give the new one another name")
     CASES[case.name] = case
     return case
