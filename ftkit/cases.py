@@ -67,8 +67,10 @@ def register(case: Case) -> Case:
     if not isinstance(case, Case):
         raise TypeError(f"register takes a Case, got {type(case).__name__}")
     if case.name in CASES and CASES[case.name] is not case:
-        if _same_case(CASES[case.name], case):
-            return CASES[case.name]  # defined again: the first registration stays
+        if _same_case(CASES[case.name], case):  # defined again: the package's definition wins over a notebook's (__main__)
+            if CASES[case.name].units.__module__ == "__main__" and case.units.__module__ != "__main__":
+                CASES[case.name] = case
+            return CASES[case.name]
         raise ValueError(f"a case named {case.name!r} is already registered; give the new one another name")
     CASES[case.name] = case
     return case
