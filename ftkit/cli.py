@@ -114,8 +114,10 @@ def _replicate(args) -> int:
         print(f"ftkit replicate: {len(other)} of the {len(result.report.skipped)} done units were computed at another commit "
               "of ftkit and reused as they are; give a new --out to recompute them under this code", file=sys.stderr)
     for unit in result.missing:
-        state = f"failed (error in {out}/units/{unit.filename})" if (Path(out) / "units" / unit.filename).is_file() else "not run yet"
-        print(f"{state}: {unit.setting} seed {unit.seed}", file=sys.stderr)
+        if (Path(out) / "units" / unit.filename).is_file():
+            print(f"failed: {unit.setting} seed {unit.seed} (error in {out}/units/{unit.filename})", file=sys.stderr)
+        else:
+            print(f"not run yet: {unit.setting} seed {unit.seed}", file=sys.stderr)
     return 1 if result.missing else 0
 
 # %% ../nbs/99_cli.ipynb #3fe34177
