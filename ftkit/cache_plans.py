@@ -167,11 +167,11 @@ class _Clock:
             seconds.append(self.lap())
         return result, min(seconds)
 
-def _storage_costs(chain, state, keys: list, device, clock: _Clock, spill_dir) -> tuple:
-    "Per-example seconds to store and load one batch's pieces in memory and through the spill file, and their bytes."
+def _storage_costs(chain, state, keys: list, device, clock: _Clock, spill_dir, spill: bool = True) -> tuple:
+    "Per-example seconds to store and load one batch's pieces in memory and through the spill file (`spill`), and their bytes."
     pieces, split = clock.fastest(lambda: chain.split(state))
     seconds, made = [], []
-    for max_bytes in (2**62, 0):  # everything in memory, then everything spilled
+    for max_bytes in (2**62, 0)[:2 if spill else 1]:  # everything in memory, then everything spilled
         def fill():
             made.append(ActivationStore(max_bytes=max_bytes, spill_dir=spill_dir))
             for key, piece in zip(keys, pieces): made[-1].put(key, piece)
@@ -180,6 +180,7 @@ def _storage_costs(chain, state, keys: list, device, clock: _Clock, spill_dir) -
         _, load = clock.fastest(lambda: batch_to(chain.collate([store.get(k) for k in keys]), device))
         seconds += [(split + put) / len(keys), load / len(keys)]
     for store in made: store.close()
+    if not spill: seconds *= 2  # never spills: the spill file's costs are the memory's
     return (*seconds, sum(t.numel() * t.element_size() for p in pieces for t in p) / len(keys))
 
 # %% ../nbs/11c_cache_plans.ipynb #f01bb1de
@@ -190,6 +191,7 @@ def measure_cache_costs(
     boundaries: Iterable[int],  # the boundaries a schedule would cache at
     examples: int,              # examples one epoch runs through the model (training + validation)
     spill_dir: str | None = None,
+    memory: int | None = None,  # bytes kept in memory: the spill file is timed only if the activations could exceed them
 ) -> CacheCosts:
     "Time each part of caching on one batch (fastest of 3 runs); raise ValueError when the chain does not reproduce the model."
     model, boundaries = unwrap_model(model), sorted({b for b in boundaries if b > 0})
@@ -205,11 +207,13 @@ def measure_cache_costs(
         reference = forward(inputs)  # also warms the model up
         keys, key = clock.fastest(lambda: chain.keys(inputs))
         _, setup = clock.fastest(lambda: forward(_head(inputs, 4)))  # the stand-in's check runs the model on four examples
-        state, position, elapsed, parts = chain.start(inputs), 0, 0.0, {}
+        state, position, elapsed, parts, states = chain.start(inputs), 0, 0.0, {}, {}
         for b in boundaries:
             state, seconds = clock.fastest(lambda: chain.run(state, position, b))
-            position, elapsed = b, elapsed + seconds
-            parts[b] = (elapsed / size, *_storage_costs(chain, state, keys, device, clock, spill_dir))
+            position, elapsed, states[b] = b, elapsed + seconds, state
+            parts[b] = (elapsed / size, *_storage_costs(chain, state, keys, device, clock, spill_dir, spill=False))
+        if memory is None or examples * sum(p[-1] for p in parts.values()) > memory:  # it may spill: time the file too
+            parts = {b: (parts[b][0], *_storage_costs(chain, states[b], keys, device, clock, spill_dir)) for b in boundaries}
         if not torch.allclose(chain.run(state, position, len(chain.modules)), reference, atol=1e-4, rtol=1e-4):
             raise ValueError("the model's chain of stages does not reproduce its forward")
     prefix, store, load, spill_store, spill_load, nbytes = ({b: v for b, v in zip(parts, c)} for c in zip(*parts.values()))
@@ -319,7 +323,7 @@ def _auto(model, chain, schedule, boundaries, reasons, policy, sample, examples)
         why = "the data's size is unknown"
     else:
         try:
-            costs = measure_cache_costs(model, chain, sample(), safe, examples, policy.spill_dir)
+            costs = measure_cache_costs(model, chain, sample(), safe, examples, policy.spill_dir, policy.memory)
             why = None
         except (TypeError, ValueError, RuntimeError, StopIteration) as e:
             why = f"no estimate: {e}"

@@ -15,10 +15,11 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
+from .core import check_count
 from .ledger import Unit
 
 # %% auto #0
-__all__ = ['CASES', 'load_targets', 'Case', 'register', 'finished', 'mean_sd', 'paired_verdict', 'unpaired_verdict',
+__all__ = ['CASES', 'load_targets', 'Case', 'register', 'seed_count', 'finished', 'mean_sd', 'paired_verdict', 'unpaired_verdict',
            'note_figure']
 
 # %% ../nbs/16b_cases.ipynb #4860ecb7
@@ -74,6 +75,15 @@ def register(case: Case) -> Case:
         raise ValueError(f"a case named {case.name!r} is already registered; give the new one another name")
     CASES[case.name] = case
     return case
+
+# %% ../nbs/16b_cases.ipynb #8994d79f
+def seed_count(
+    quick: bool,                     # the quick tier
+    seeds: int | None = None,        # the run's override (`--seeds`); None: the tier's count
+    tiers: tuple[int, int] = (1, 3), # the case's seeds at the quick and the full tier
+) -> int:
+    "How many seeds (0..count-1) a case's `units` lists: `seeds` when given, else its tier's count; one clear error for a non-count."
+    return check_count(seeds if seeds is not None else tiers[0 if quick else 1], "seeds")
 
 # %% ../nbs/16b_cases.ipynb #7002a7c1
 def finished(results: pd.DataFrame) -> pd.DataFrame:

@@ -20,7 +20,7 @@ from scipy import stats
 from torch import Tensor, nn
 from torch.utils.data import DataLoader, TensorDataset
 
-from .cases import Case, finished, mean_sd, note_figure, paired_verdict, register
+from .cases import Case, finished, seed_count, mean_sd, note_figure, paired_verdict, register
 from .core import check_count, classification_learner, seed_everything, task_accuracy
 from .datasets import load_dataset
 from .forgetting import diagonal_fisher, snapshot
@@ -196,7 +196,7 @@ def ewc_units(
     if data not in (None, "mnist"):
         raise ValueError(f"the ewc case runs on permuted MNIST only (data None or 'mnist'), not {data!r}")
     config = asdict(QUICK_CONFIG if quick else FULL_CONFIG)
-    count = check_count(seeds if seeds is not None else (1 if quick else 3), "seeds")
+    count = seed_count(quick, seeds)
     return [Unit("ewc", method, {**config, "lam": LAMBDA.get(method)}, seed)
             for seed in range(count) for method in CONTINUAL_METHODS]
 

@@ -13,11 +13,12 @@ from pathlib import Path
 
 import matplotlib.pyplot as plt
 import pandas as pd
+from matplotlib.layout_engine import ConstrainedLayoutEngine, TightLayoutEngine
 
-from .core import check_count, check_replaceable, default_device, write_csv_atomic
+from .core import check_replaceable, default_device, write_csv_atomic
 from .demo import DemoConfig, digits_tasks, plot_demo, pretrain_digits_source, run_method
 from .ledger import RunLedger, RunReport, Unit, run_units
-from .cases import CASES, Case, finished, load_targets, mean_sd, paired_verdict, register
+from .cases import CASES, Case, finished, load_targets, mean_sd, paired_verdict, register, seed_count
 from . import continual_cases, shift_cases, surgical_cases, text_cases, transfer_cases, ulmfit_cases
 
 # %% auto #0
@@ -48,8 +49,8 @@ def digits_units(
     if data not in (None, "digits"):
         raise ValueError(f"the digits case runs on scikit-learn's digits only, not {data!r}")
     config = {k: list(v) if isinstance(v, tuple) else v for k, v in asdict(DemoConfig()).items() if k not in ("seeds", "methods")}
-    count = seeds if seeds is not None else (3 if quick else 10)
-    return [Unit("digits", method, config, seed) for seed in range(check_count(count, "seeds")) for method in DemoConfig().methods]
+    return [Unit("digits", method, config, seed) for seed in range(seed_count(quick, seeds, tiers=(3, 10)))
+            for method in DemoConfig().methods]
 
 # %% ../nbs/17_replicate.ipynb #557c4ec2
 def digits_work(unit: Unit) -> dict:
@@ -134,11 +135,24 @@ def name_missing(
     missing: list[Unit],  # units not done (not run yet, or failed)
     show: int = 6,        # name this many, then count the rest
 ) -> plt.Figure:
-    "Write under a case's figure which units it lacks, so a plot drawn from a partial run says so."
-    if missing:
-        names = [f"{u.setting} (seed {u.seed})" for u in missing[:show]] + ([f"{len(missing) - show} more"] if len(missing) > show else [])
-        figure.text(0.01, 0.005, f"not in this figure, {len(missing)} unit(s) not done: " + ", ".join(names),
-                    fontsize=7, color="tab:red", va="bottom", wrap=True)
+    "Write under a case's figure which units it lacks, in a strip added below it (it covers nothing), so a plot drawn from a partial run says so."
+    if not missing: return figure
+    names = [f"{u.setting} (seed {u.seed})" for u in missing[:show]] + ([f"{len(missing) - show} more"] if len(missing) > show else [])
+    width, height = figure.get_size_inches()
+    strip = 0.4  # inches: two lines of 7-point text
+    figure.set_size_inches(width, height + strip)
+    scale = height / (height + strip)  # the old figure keeps its size in inches, on top of the strip
+    for ax in figure.axes:
+        box = ax.get_position()
+        ax.set_position([box.x0, 1 - (1 - box.y0) * scale, box.width, box.height * scale])
+    for text in figure.texts:  # titles and notes placed in figure coordinates
+        x, y = text.get_position()
+        text.set_position((x, 1 - (1 - y) * scale))
+    engine = figure.get_layout_engine()  # one that lays out again at every draw must keep above the strip
+    if isinstance(engine, TightLayoutEngine): engine.set(rect=(0, 1 - scale, 1, 1))  # (left, bottom, right, top)
+    elif isinstance(engine, ConstrainedLayoutEngine): engine.set(rect=(0, 1 - scale, 1, scale))  # (left, bottom, width, height)
+    figure.text(0.01, 0.02 * scale, f"not in this figure, {len(missing)} unit(s) not done: " + ", ".join(names),
+                fontsize=7, color="tab:red", va="bottom", wrap=True)
     return figure
 
 # %% ../nbs/17_replicate.ipynb #221a86f5

@@ -20,8 +20,8 @@ import torch
 from sklearn.linear_model import LogisticRegression
 from torch import nn
 
-from .cases import Case, finished, mean_sd, note_figure, paired_verdict, register
-from .core import atomic_file, cache_dir, check_count, seed_everything
+from .cases import Case, finished, seed_count, mean_sd, note_figure, paired_verdict, register
+from .core import atomic_file, cache_dir, seed_everything
 from .datasets import load_dataset
 from .forgetting import feature_distortion
 from .groups import layer_groups
@@ -246,18 +246,17 @@ def shift_scores(
     return metrics
 
 # %% ../nbs/19b_shift_cases.ipynb #f509a2c6
-def _check_data(data, case: str):
+def _tier_config(case: str, quick: bool, data, device) -> dict:
+    "What every unit of a tier shares (sizes, recipe, device); one clear error for a data set, which the cases do not take."
     if data is not None:
         raise ValueError(f"the {case} case trains on SST-2 and evaluates on SST-2 and CR (the shift its claim is about): "
                          f"it takes no data set, got data={data!r}; run it without --data")
+    return {**asdict(QUICK if quick else ShiftConfig()), "device": str(device)}
 
 def _config(unit: Unit) -> tuple[ShiftConfig, str]:
     "A unit's `ShiftConfig` and device."
     names = {f.name for f in fields(ShiftConfig)}
     return ShiftConfig(**{k: v for k, v in unit.config.items() if k in names}), unit.config["device"]
-
-def _seed_count(quick: bool, seeds: int | None) -> int:
-    return check_count(seeds if seeds is not None else (1 if quick else 3), "seeds")
 
 # %% ../nbs/19b_shift_cases.ipynb #abd719df
 LP_FT_METHODS = ("LP", "FT", "LP-FT")
@@ -269,9 +268,8 @@ def lp_ft_units(
     device: str = "cpu",
 ) -> list[Unit]:
     "One unit per method (LP, FT, LP-FT) and seed; the config holds the sizes, the recipe and the device."
-    _check_data(data, "lp-ft")
-    config = {**asdict(QUICK if quick else ShiftConfig()), "device": str(device)}
-    return [Unit("lp-ft", method, config, seed) for seed in range(_seed_count(quick, seeds)) for method in LP_FT_METHODS]
+    config = _tier_config("lp-ft", quick, data, device)
+    return [Unit("lp-ft", method, config, seed) for seed in range(seed_count(quick, seeds)) for method in LP_FT_METHODS]
 
 # %% ../nbs/19b_shift_cases.ipynb #ada5d1c5
 def lp_ft_work(unit: Unit) -> dict:
@@ -294,10 +292,9 @@ def wise_ft_units(
     device: str = "cpu",
 ) -> list[Unit]:
     "One unit per mixing coefficient α of `ALPHAS` and seed."
-    _check_data(data, "wise-ft")
-    config = {**asdict(QUICK if quick else ShiftConfig()), "device": str(device)}
+    config = _tier_config("wise-ft", quick, data, device)
     return [Unit("wise-ft", f"α={alpha:.2f}", {**config, "alpha": alpha}, seed)
-            for seed in range(_seed_count(quick, seeds)) for alpha in ALPHAS]
+            for seed in range(seed_count(quick, seeds)) for alpha in ALPHAS]
 
 # %% ../nbs/19b_shift_cases.ipynb #96575775
 def wise_ft_work(unit: Unit) -> dict:

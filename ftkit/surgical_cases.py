@@ -17,8 +17,8 @@ import torch
 import torchvision.transforms.functional as TF
 from torch import Tensor, nn
 
-from .cases import Case, finished, mean_sd, note_figure, paired_verdict, register
-from .core import check_count, classification_learner, seed_everything, task_accuracy
+from .cases import Case, finished, seed_count, mean_sd, note_figure, paired_verdict, register
+from .core import classification_learner, seed_everything, task_accuracy
 from .datasets import Dataset, ImageSplit, load_dataset
 from .groups import layer_groups, splitter
 from .images import image_dataloaders, image_transform
@@ -189,7 +189,7 @@ def surgical_units(
     config = surgical_config(quick, data)
     shifts = [s for s in SHIFTS if s != "USPS" or config.source_data == "mnist"]
     shifts = [s for s in shifts if s in ("gaussian noise", "label permutation")] if quick else shifts
-    count = check_count(seeds if seeds is not None else (1 if quick else 3), "seeds")
+    count = seed_count(quick, seeds)
     base = {k: list(v) if isinstance(v, tuple) else v for k, v in asdict(config).items()}
     return [Unit("surgical", f"{shift} / {method}", {**base, "shift": shift, "method": method}, seed)
             for seed in range(count) for shift in shifts for method in SURGICAL_METHODS]

@@ -22,7 +22,7 @@ from sklearn.preprocessing import StandardScaler
 from .core import atomic_file, cache_dir, check_count, evaluating
 from .datasets import Dataset, load_dataset
 from .downloads import sha256_of
-from .cases import Case, finished, note_figure, register
+from .cases import Case, finished, seed_count, note_figure, register
 from .ledger import Unit
 from .models import minilm_classifier
 from .text import TokenizedTexts, pad_collate, text_dataset, text_dataset_from_files
@@ -186,7 +186,7 @@ def senteval_units(quick: bool, seeds: int | None = None, data: str | None = Non
     else:
         tasks = [(task, {"data": source}, source in _KFOLD) for task, source in SENTEVAL_TASKS.items()]
     config = dict(encoder=_ENCODER, folds=10, inner_folds=3, max_examples=600 if quick else None, device=device)
-    count = check_count(seeds if seeds is not None else (1 if quick else 3), "seeds")
+    count = seed_count(quick, seeds)
     return [Unit("senteval-probe", task, {**config, **source}, seed)
             for task, source, kfold in tasks for seed in range(count if kfold else 1)]
 

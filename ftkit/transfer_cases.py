@@ -18,7 +18,7 @@ import torch
 from timm.models import register_model
 from torch import nn
 
-from .cases import Case, finished, mean_sd, note_figure, paired_verdict, register
+from .cases import Case, finished, seed_count, mean_sd, note_figure, paired_verdict, register
 from .core import check_count, classification_learner, seed_everything
 from .datasets import Dataset
 from .groups import layer_groups, splitter
@@ -121,7 +121,8 @@ class TransferConfig:
     epochs: int = 4               # epochs of every transferred network (the paper: the same budget as the bases)
     lr_max: float = 1e-2          # one-cycle peak learning rate (Adam), bases and transfers alike
     batch_size: int = 64
-    cache: bool = True            # frozen-prefix caching of the first n layers (exact: no dropout, no norm, no augmentation)
+    cache: bool | str = "auto"    # frozen-prefix caching of the first n layers where it pays (exact: no dropout, no norm,
+                                  # no augmentation); True caches every frozen stage, False never
     device: str = "cpu"
 
 # %% ../nbs/21a_transfer_cases.ipynb #a9834c4a
@@ -193,7 +194,7 @@ def transfer_units(
     config = replace(TRANSFER_QUICK if quick else TRANSFER_FULL, data=data or "mnist", device=device)
     config = {k: list(v) if isinstance(v, tuple) else v for k, v in asdict(config).items()}
     depths = (1, 3, 6) if quick else range(1, 7)
-    count = check_count(seeds if seeds is not None else (1 if quick else 3), "seeds")
+    count = seed_count(quick, seeds)
     return [Unit("transferability", f"{kind} n={n}", config, seed) for seed in range(count) for n in depths for kind in KINDS]
 
 # %% ../nbs/21a_transfer_cases.ipynb #2403688e
@@ -227,12 +228,15 @@ def _with_settings(results: pd.DataFrame) -> pd.DataFrame:
     parsed = [_setting(s) for s in results.setting]
     return results.assign(kind=[k for k, _ in parsed], n=[n for _, n in parsed])
 
+def _done(results: pd.DataFrame) -> pd.DataFrame:
+    "The finished units that have an accuracy, with `kind` and `n` (what the summary and the plot are drawn from)."
+    table = _with_settings(finished(results))
+    return table[table.accuracy.notna()] if "accuracy" in table else table.iloc[:0]
+
 def missing_units(results: pd.DataFrame) -> list[str]:
     "The units of the grid (the four networks × every depth × every seed the table names) that did not finish, e.g. 'AnB n=3 (seed 1)'."
     if results.empty: return []
-    table = _with_settings(results)
-    done = finished(table)
-    done = done[done.accuracy.notna()] if "accuracy" in done else done.iloc[:0]
+    table, done = _with_settings(results), _done(results)
     have = set(zip(done.kind, done.n, done.seed))
     return [f"{kind} n={n} (seed {seed})" for seed in sorted(set(table.seed)) for n in sorted(set(table.n)) for kind in KINDS
             if (kind, n, seed) not in have]
@@ -262,9 +266,7 @@ def _claim_row(claim: str, paper: str, a: pd.Series, b: pd.Series, names: tuple,
 
 def transfer_summary(results: pd.DataFrame, targets: pd.DataFrame) -> pd.DataFrame:
     "Claims (a) BnB dips mid-depth, (b) AnB declines with depth and falls below BnB, (c) AnB+ ≥ baseB: paper | ours | Δ | verdict."
-    missing = missing_units(results)
-    done = _with_settings(finished(results)) if len(finished(results)) else pd.DataFrame()
-    done = done[done.accuracy.notna()] if "accuracy" in done else done
+    missing, done = missing_units(results), _done(results)
     if done.empty:
         return pd.DataFrame({"summary": ["no unit finished: their errors are in results.csv"
                                          + (f" (missing or failed: {'; '.join(missing)})" if missing else "")]})
@@ -292,19 +294,11 @@ def transfer_summary(results: pd.DataFrame, targets: pd.DataFrame) -> pd.DataFra
 # %% ../nbs/21a_transfer_cases.ipynb #230a180e
 _STYLE = {"BnB": ("#1f3b99", "o"), "BnB+": ("#7fa8e8", "s"), "AnB": ("#b2182b", "D"), "AnB+": ("#f08a8a", "^")}  # Fig. 2's colours
 
-def _missing_note(fig: plt.Figure, missing: list[str], shown: int = 6):
-    "Name the units a partial ledger lacks under the plot."
-    if not missing: return
-    names = "; ".join(missing[:shown]) + (f"; … ({len(missing) - shown} more)" if len(missing) > shown else "")
-    fig.text(0.01, 0.01, f"not shown ({len(missing)} missing or failed): {names}", fontsize=7, color="dimgray", wrap=True)
-
 def transfer_plot(results: pd.DataFrame, targets: pd.DataFrame) -> plt.Figure:
     "Yosinski et al.'s Fig. 2 from our units: accuracy on B vs layers transferred n, per-seed points and the mean line of each network."
-    missing = missing_units(results)
-    done = _with_settings(finished(results)) if len(finished(results)) else pd.DataFrame()
-    done = done[done.accuracy.notna()] if "accuracy" in done else done
+    done = _done(results)
     if done.empty:
-        return note_figure("no unit finished: nothing to plot" + (f" (missing or failed: {len(missing)} units)" if missing else ""))
+        return note_figure("no unit finished: nothing to plot")
     fig, ax = plt.subplots(figsize=(7, 4.4), dpi=100)
     jitter = np.random.default_rng(0)
     base_b = 100 * done.groupby("seed").base_b_accuracy.first().astype(float)
@@ -322,8 +316,7 @@ def transfer_plot(results: pd.DataFrame, targets: pd.DataFrame) -> plt.Figure:
     ax.set_ylabel("top-1 accuracy on half B (%)")
     ax.set_title(f"{', '.join(sorted(set(done.data)))}: {done.seed.nunique()} seed(s); points per seed, lines the mean", fontsize=10)
     ax.legend(fontsize=8, ncol=5, loc="best")
-    fig.tight_layout(rect=(0, 0.05 if missing else 0, 1, 1))
-    _missing_note(fig, missing)
+    fig.tight_layout()
     return fig
 
 # %% ../nbs/21a_transfer_cases.ipynb #f73f7df9

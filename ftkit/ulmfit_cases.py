@@ -26,7 +26,7 @@ from sklearn.model_selection import train_test_split
 from torch import nn
 from transformers import AutoConfig, AutoModel
 
-from .cases import Case, finished, mean_sd, note_figure, paired_verdict, register, unpaired_verdict
+from .cases import Case, finished, seed_count, mean_sd, note_figure, paired_verdict, register, unpaired_verdict
 from .core import check_count, seed_everything
 from .datasets import load_dataset
 from .discriminative import fit_stlr, fused_adamw
@@ -204,7 +204,7 @@ def ulmfit_units(quick: bool, seeds: int | None = None, data: str | None = None,
     "One unit per Table 7 method and seed; with MiniLM the full tier adds one run of the ULMFiT recipe the usual fastai way (seed 0), for the timing."
     _check_data(data, "ulmfit-ablation")
     config = dict(_ablation_config(quick, encoder), device=device)
-    count = check_count(seeds if seeds is not None else (1 if quick else 3), "seeds")
+    count = seed_count(quick, seeds)
     units = [Unit("ulmfit-ablation", method, config, seed) for seed in range(count)
              for method in (_QUICK_METHODS if quick else ULMFIT_METHODS)]
     timing = not quick and encoder == "minilm"  # AWD-LSTM runs in fastai's own pipeline already
@@ -295,7 +295,7 @@ def size_config(n: int, quick: bool = False) -> dict:
 def sample_units(quick: bool, seeds: int | None = None, data: str | None = None, device: str = "cpu") -> list[Unit]:
     "One unit per method, number of labelled questions and seed."
     _check_data(data, "sample-efficiency")
-    count = check_count(seeds if seeds is not None else (1 if quick else 3), "seeds")
+    count = seed_count(quick, seeds)
     return [Unit("sample-efficiency", method, dict(size_config(n, quick), device=device), seed)
             for seed in range(count) for n in (_SIZES_QUICK if quick else _SIZES) for method in SAMPLE_METHODS]
 
