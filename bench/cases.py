@@ -7,8 +7,8 @@ case's setting: caches only where its cost model, measured on the first batch, s
 arithmetic, so every unit's accuracy must be identical between them; the script checks that and exits non-zero when
 it is not.
 
-It also measures what any cache could gain on these units. A profiled recompute pass times the frozen layers' forward
-inside each unit (hooks around the first n layers); from their share p of the unit's time t come two bounds:
+It also measures what any cache could gain on these units. A profiled recompute pass times the frozen stages' forward
+inside each unit (hooks around them, up to the cache boundary); from their share p of the unit's time t, two bounds:
   free cache:  t / (t - p)                  a cache that costs nothing and holds every image before the unit starts
   one pass:    t / (t - p·(E-1)/E)          the first of the unit's E epochs computes the prefix, the rest are free
 Caching can only skip the frozen layers' forward pass (frozen layers already skip the backward pass), so no cache
@@ -42,7 +42,10 @@ warnings.filterwarnings("ignore", category=FutureWarning)
 import torch  # noqa: E402
 
 import ftkit.transfer_cases as transfer_cases  # noqa: E402
+from ftkit.caching import frozen_boundary  # noqa: E402
+from ftkit.chains import model_chain  # noqa: E402
 from ftkit.core import library_versions  # noqa: E402
+from ftkit.groups import layer_groups  # noqa: E402
 from ftkit.ledger import Unit  # noqa: E402
 from ftkit.transfer_cases import TransferConfig, base_models, transfer_units, transfer_work  # noqa: E402
 
@@ -63,16 +66,17 @@ def timed(unit: Unit) -> tuple[float, float]:
 
 @contextmanager
 def prefix_clock(n: int, spent: list):
-    "Within the block, every transferred network adds the seconds its first `n` layers spend in forward to spent[0]."
+    "Within the block, every transferred network adds to spent[0] the seconds its frozen stages spend in forward: the first n layers and the parameter-free stages up to the cache boundary (at n = 6, the pooling too)."
     build = transfer_cases.transferred_network
     def hooked(*args, **kwargs):
-        model = build(*args, **kwargs)
-        layers, started = model.layers()[:n], [0.0]
-        def start(module, inputs): started[0] = time.perf_counter()
-        def stop(module, inputs, output): spent[0] += time.perf_counter() - started[0]
-        if layers:
-            layers[0].register_forward_pre_hook(start)
-            layers[-1].register_forward_hook(stop)
+        model, started = build(*args, **kwargs), [0.0]
+        if n:
+            chain, groups = model_chain(model), layer_groups(model, include_frozen=True)
+            boundary = frozen_boundary(chain, groups, [g.name for g in groups][n:])  # what a cache would skip
+            def start(module, inputs): started[0] = time.perf_counter()
+            def stop(module, inputs, output): spent[0] += time.perf_counter() - started[0]
+            chain.modules[0].register_forward_pre_hook(start)
+            chain.modules[boundary - 1].register_forward_hook(stop)
         return model
     with patch.object(transfer_cases, "transferred_network", hooked):
         yield

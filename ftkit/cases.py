@@ -41,7 +41,6 @@ class Case:
     work: Callable[[Unit], dict]                # one unit -> its metrics
     summarize: Callable[[pd.DataFrame, pd.DataFrame], pd.DataFrame]  # (results, targets) -> paper | ours | Δ | verdict
     plot: Callable[[pd.DataFrame, pd.DataFrame], plt.Figure]  # (results, targets) -> the case's figure
-    default_seeds: tuple = (0, 1, 2)            # seeds of the full tier (the quick tier uses the first)
     device: str | None = None                   # where every unit runs whatever the run's device (digits: "cpu"); None: the run's
     options: tuple = ()                         # extra keyword options `units` takes (e.g. ("encoder",): `--encoder` on the CLI)
 

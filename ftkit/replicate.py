@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import math
+import textwrap
 from dataclasses import asdict, dataclass
 from functools import lru_cache
 from pathlib import Path
@@ -139,20 +140,21 @@ def name_missing(
     if not missing: return figure
     names = [f"{u.setting} (seed {u.seed})" for u in missing[:show]] + ([f"{len(missing) - show} more"] if len(missing) > show else [])
     width, height = figure.get_size_inches()
-    strip = 0.4  # inches: two lines of 7-point text
+    note = textwrap.fill(f"not in this figure, {len(missing)} unit(s) not done: " + ", ".join(names),
+                         width=max(20, int(width * 72 / (7 * 0.6))))  # characters per line: 7-point ones are under 0.6 em wide
+    if isinstance(figure.get_layout_engine(), (TightLayoutEngine, ConstrainedLayoutEngine)):
+        figure.get_layout_engine().execute(figure)  # lay it out once at its own size and keep that layout
+        figure.set_layout_engine("none")
+    strip = 0.12 + 7 * 1.25 * (note.count("\n") + 1) / 72  # inches: the note's lines and a margin
     figure.set_size_inches(width, height + strip)
-    scale = height / (height + strip)  # the old figure keeps its size in inches, on top of the strip
+    below = strip / (height + strip)  # the old figure keeps its size in inches, on top of the strip
     for ax in figure.axes:
         box = ax.get_position()
-        ax.set_position([box.x0, 1 - (1 - box.y0) * scale, box.width, box.height * scale])
-    for text in figure.texts:  # titles and notes placed in figure coordinates
+        ax.set_position([box.x0, below + box.y0 * (1 - below), box.width, box.height * (1 - below)])
+    for text in figure.texts:  # titles, sup-labels and notes placed in figure coordinates
         x, y = text.get_position()
-        text.set_position((x, 1 - (1 - y) * scale))
-    engine = figure.get_layout_engine()  # one that lays out again at every draw must keep above the strip
-    if isinstance(engine, TightLayoutEngine): engine.set(rect=(0, 1 - scale, 1, 1))  # (left, bottom, right, top)
-    elif isinstance(engine, ConstrainedLayoutEngine): engine.set(rect=(0, 1 - scale, 1, scale))  # (left, bottom, width, height)
-    figure.text(0.01, 0.02 * scale, f"not in this figure, {len(missing)} unit(s) not done: " + ", ".join(names),
-                fontsize=7, color="tab:red", va="bottom", wrap=True)
+        text.set_position((x, below + y * (1 - below)))
+    figure.text(0.01, 0.06 / (height + strip), note, fontsize=7, color="tab:red", va="bottom")
     return figure
 
 # %% ../nbs/17_replicate.ipynb #221a86f5

@@ -230,12 +230,13 @@ def _with_settings(results: pd.DataFrame) -> pd.DataFrame:
 
 def _done(results: pd.DataFrame) -> pd.DataFrame:
     "The finished units that have an accuracy, with `kind` and `n` (what the summary and the plot are drawn from)."
+    if "setting" not in results: return results.iloc[:0]  # an empty table without columns
     table = _with_settings(finished(results))
     return table[table.accuracy.notna()] if "accuracy" in table else table.iloc[:0]
 
 def missing_units(results: pd.DataFrame) -> list[str]:
     "The units of the grid (the four networks × every depth × every seed the table names) that did not finish, e.g. 'AnB n=3 (seed 1)'."
-    if results.empty: return []
+    if results.empty or "setting" not in results: return []
     table, done = _with_settings(results), _done(results)
     have = set(zip(done.kind, done.n, done.seed))
     return [f"{kind} n={n} (seed {seed})" for seed in sorted(set(table.seed)) for n in sorted(set(table.n)) for kind in KINDS
