@@ -5,6 +5,7 @@
 # %% ../nbs/17_replicate.ipynb #e6e3dfca
 from __future__ import annotations
 
+import io
 import json
 import math
 import textwrap
@@ -14,7 +15,6 @@ from pathlib import Path
 
 import matplotlib.pyplot as plt
 import pandas as pd
-from matplotlib.layout_engine import ConstrainedLayoutEngine, TightLayoutEngine
 
 from .core import check_replaceable, default_device, write_csv_atomic
 from .demo import DemoConfig, digits_tasks, plot_demo, pretrain_digits_source, run_method
@@ -131,31 +131,41 @@ def results_table(
     return pd.concat([table, pd.DataFrame(absent)], ignore_index=True) if absent else table
 
 # %% ../nbs/17_replicate.ipynb #327c90a8
+def _wrapped(text: str, width_px: float, dpi: float, fontsize: float = 7) -> tuple[str, float]:
+    "`text` wrapped to lines that fit `width_px` pixels when drawn at `fontsize`, and its height in inches."
+    scratch = plt.figure(figsize=(width_px / dpi, 1), dpi=dpi)
+    try:
+        for chars in range(max(20, int(width_px / (0.5 * fontsize * dpi / 72))), 9, -5):  # from ~0.5 em a character down
+            note = scratch.text(0, 0, textwrap.fill(text, chars), fontsize=fontsize)
+            box = note.get_window_extent(scratch.canvas.get_renderer())
+            if box.width <= width_px: break
+            note.remove()
+        return note.get_text(), box.height / dpi
+    finally:
+        plt.close(scratch)
+
 def name_missing(
     figure: plt.Figure,
     missing: list[Unit],  # units not done (not run yet, or failed)
     show: int = 6,        # name this many, then count the rest
 ) -> plt.Figure:
-    "Write under a case's figure which units it lacks, in a strip added below it (it covers nothing), so a plot drawn from a partial run says so."
+    "A case's figure with a strip below it naming the units it lacks (a new figure; the given one is closed): a plot drawn from a partial run says so and covers nothing."
     if not missing: return figure
     names = [f"{u.setting} (seed {u.seed})" for u in missing[:show]] + ([f"{len(missing) - show} more"] if len(missing) > show else [])
-    width, height = figure.get_size_inches()
-    note = textwrap.fill(f"not in this figure, {len(missing)} unit(s) not done: " + ", ".join(names),
-                         width=max(20, int(width * 72 / (7 * 0.6))))  # characters per line: 7-point ones are under 0.6 em wide
-    if isinstance(figure.get_layout_engine(), (TightLayoutEngine, ConstrainedLayoutEngine)):
-        figure.get_layout_engine().execute(figure)  # lay it out once at its own size and keep that layout
-        figure.set_layout_engine("none")
-    strip = 0.12 + 7 * 1.25 * (note.count("\n") + 1) / 72  # inches: the note's lines and a margin
-    figure.set_size_inches(width, height + strip)
-    below = strip / (height + strip)  # the old figure keeps its size in inches, on top of the strip
-    for ax in figure.axes:
-        box = ax.get_position()
-        ax.set_position([box.x0, below + box.y0 * (1 - below), box.width, box.height * (1 - below)])
-    for text in figure.texts:  # titles, sup-labels and notes placed in figure coordinates
-        x, y = text.get_position()
-        text.set_position((x, below + y * (1 - below)))
-    figure.text(0.01, 0.06 / (height + strip), note, fontsize=7, color="tab:red", va="bottom")
-    return figure
+    buffer = io.BytesIO()
+    figure.savefig(buffer, format="png", dpi=figure.dpi)  # the figure exactly as it is drawn, whatever its layout or contents
+    plt.close(figure)
+    buffer.seek(0)
+    image, dpi = plt.imread(buffer), figure.dpi
+    height, width = image.shape[0] / dpi, image.shape[1] / dpi  # inches
+    note, lines = _wrapped(f"not in this figure, {len(missing)} unit(s) not done: " + ", ".join(names), 0.98 * image.shape[1], dpi)
+    strip = math.ceil((lines + 0.12) * dpi) / dpi  # inches: the note and a margin, in whole pixels (the image stays unresampled)
+    out = plt.figure(figsize=(width, height + strip), dpi=dpi)
+    picture = out.add_axes((0, strip / (height + strip), 1, height / (height + strip)))
+    picture.imshow(image, interpolation="none")
+    picture.set_axis_off()
+    out.text(0.01, 0.06 / (height + strip), note, fontsize=7, color="tab:red", va="bottom")
+    return out
 
 # %% ../nbs/17_replicate.ipynb #221a86f5
 def replicate(
