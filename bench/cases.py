@@ -85,7 +85,8 @@ def prefix_clock(n: int, spent: list):
 def profiled(unit: Unit) -> tuple[float, float]:
     "Seconds of one recomputing unit and the seconds of it its frozen stages (what a cache would skip) spent in forward."
     spent = [0.0]
-    with prefix_clock(int(unit.setting.split("=")[1]) if not unit.setting.split()[0].endswith("+") else 0, spent):
+    kind, n = transfer_cases._setting(unit.setting)
+    with prefix_clock(0 if kind.endswith("+") else n, spent):  # fine-tuned units freeze nothing
         seconds, _ = timed(with_cache(unit, False))
     return seconds, spent[0]
 

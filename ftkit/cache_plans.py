@@ -167,21 +167,18 @@ class _Clock:
             seconds.append(self.lap())
         return result, min(seconds)
 
-def _storage_costs(chain, state, keys: list, device, clock: _Clock, spill_dir, spill: bool = True) -> tuple:
-    "Per-example seconds to store and load one batch's pieces in memory and through the spill file (`spill`), and their bytes."
+def _storage_costs(chain, state, keys: list, device, clock: _Clock, spill_dir, max_bytes: int) -> tuple:
+    "Per-example seconds to store and load one batch's pieces (in memory up to `max_bytes`, the rest in the spill file), and their bytes."
     pieces, split = clock.fastest(lambda: chain.split(state))
-    seconds, made = [], []
-    for max_bytes in (2**62, 0)[:2 if spill else 1]:  # everything in memory, then everything spilled
-        def fill():
-            made.append(ActivationStore(max_bytes=max_bytes, spill_dir=spill_dir))
-            for key, piece in zip(keys, pieces): made[-1].put(key, piece)
-            return made[-1]
-        store, put = clock.fastest(fill)
-        _, load = clock.fastest(lambda: batch_to(chain.collate([store.get(k) for k in keys]), device))
-        seconds += [(split + put) / len(keys), load / len(keys)]
-    for store in made: store.close()
-    if not spill: seconds *= 2  # never spills: the spill file's costs are the memory's
-    return (*seconds, sum(t.numel() * t.element_size() for p in pieces for t in p) / len(keys))
+    made = []
+    def fill():
+        made.append(ActivationStore(max_bytes=max_bytes, spill_dir=spill_dir))
+        for key, piece in zip(keys, pieces): made[-1].put(key, piece)
+        return made[-1]
+    store, put = clock.fastest(fill)
+    _, load = clock.fastest(lambda: batch_to(chain.collate([store.get(k) for k in keys]), device))
+    for each in made: each.close()
+    return (split + put) / len(keys), load / len(keys), sum(t.numel() * t.element_size() for p in pieces for t in p) / len(keys)
 
 # %% ../nbs/11c_cache_plans.ipynb #f01bb1de
 def measure_cache_costs(
@@ -211,12 +208,14 @@ def measure_cache_costs(
         for b in boundaries:
             state, seconds = clock.fastest(lambda: chain.run(state, position, b))
             position, elapsed, states[b] = b, elapsed + seconds, state
-            parts[b] = (elapsed / size, *_storage_costs(chain, state, keys, device, clock, spill_dir, spill=False))
-        if memory is None or examples * sum(p[-1] for p in parts.values()) > memory:  # it may spill: time the file too
-            parts = {b: (parts[b][0], *_storage_costs(chain, states[b], keys, device, clock, spill_dir)) for b in boundaries}
+            parts[b] = (elapsed / size, *_storage_costs(chain, state, keys, device, clock, spill_dir, 2**62))  # all in memory
+        spills = memory is None or examples * sum(p[-1] for p in parts.values()) > memory  # it may spill: time the file too
+        disk = {b: _storage_costs(chain, states[b], keys, device, clock, spill_dir, 0)[:2] if spills else parts[b][1:3]
+                for b in boundaries}
         if not torch.allclose(chain.run(state, position, len(chain.modules)), reference, atol=1e-4, rtol=1e-4):
             raise ValueError("the model's chain of stages does not reproduce its forward")
-    prefix, store, load, spill_store, spill_load, nbytes = ({b: v for b, v in zip(parts, c)} for c in zip(*parts.values()))
+    prefix, store, load, nbytes = ({b: v for b, v in zip(parts, c)} for c in zip(*parts.values()))
+    spill_store, spill_load = ({b: disk[b][i] for b in disk} for i in (0, 1))
     return CacheCosts(prefix, key / size, store, load, spill_store, spill_load, nbytes, 2 * setup, examples)
 
 # %% ../nbs/11c_cache_plans.ipynb #b4d24b91
